@@ -1,0 +1,106 @@
+"""One grader for every score spark-math reports: answer extraction plus equivalence.
+
+    >>> from spark_math.grading import grade
+    >>> grade("So she makes $18 per day.", "18", task="gsm8k")
+    Verdict(correct=True, extracted='18', reason='equal')
+
+`grade` never raises on model output and never runs past `timeout` (plus a few milliseconds):
+sympy work happens in a forked worker that is killed at the deadline (`guard`). Reasons:
+"equal", "not-equal", "no-answer" (nothing final to grade: empty, truncated, still thinking,
+retracted), "ambiguous" (several candidate values, a hedge or a negation), "timeout", "error".
+
+How it is built, and which anchor fails where (measured in ../shared/notes/grader-anchors.md and
+benchmarks/grader_bench.py):
+
+- Locating the answer (`extract`): lm-eval's GSM8K regexes need "#### N" (strict) or take the last
+  "number-like" token, which is "$." for "$\\boxed{18}$." and "000." for "1 000." (flexible);
+  math-verify knows no `<answer>` tags and grades a number from the reasoning, accepts hedges
+  ("18 or 20") and the last number of a truncated response; minerva reads only "Final Answer: The
+  final answer is X". We take the last box/tag/marker after `</think>`, keep same-line boxes as a
+  list, treat a retracted answer and a response cut off mid-sentence as "no-answer", and fall back
+  to the last number only for GSM8K and only after a finished sentence.
+- Normalising (`normalize`): Hendrycks `strip_string` misses `0.5` = `\\frac12` and 27 = 27.0;
+  minerva keeps only the text after the last "=" (so two equations ending in "= 0" match) and fails
+  to parse identical tuples and intervals; Qwen's `strip_string` erases `\\text{east}`. We strip
+  presentation only (delimiters, spacing, `\\text` wrappers, units after numbers, degrees, percent,
+  thousands separators) and keep structure: tuples, intervals with their brackets, sets, unordered
+  lists, unions, matrices, equations, option letters, words.
+- Comparing (`compare`, `numbers`): Qwen compares every number with `rel_tol=1e-4` (70005 = 70000)
+  and rescales by 100 without a percent sign (8 = 800); math-verify rounds floats to 6 decimals and
+  `chop`s tiny differences (2^-99 = 2^-98). We compare numbers exactly as fractions, rescale percent
+  only when exactly one side has a `%` (and only for LaTeX benchmarks), and refuse to compute
+  values of more than ~12,000 digits (`10^{10^{10}}`, `9^9^9^9`).
+- Symbolic (`symbolic`): math-verify's parser and `verify` for what is left, with constant
+  expressions compared at 50 digits and equations equal up to a non-zero factor.
+- Bounding time (`guard`): math-verify's SIGALRM timeout fails off the main thread (its issue #63,
+  #65) and cannot stop C-level bigint work; minerva also uses SIGALRM; Qwen has no timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from . import symbolic
+from .compare import compare
+from .extract import locate_answer
+from .guard import HardTimeout, run_guarded
+from .normalize import analyze, analyze_gold
+from .profiles import PROFILES, Profile, resolve_profile
+
+__all__ = ["PROFILES", "Profile", "Verdict", "extract_answer", "grade"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The grade of one prediction: `extracted` is the answer taken from it (None if none)."""
+
+    correct: bool
+    extracted: str | None
+    reason: str
+
+
+def extract_answer(prediction: str, task: str | None = None) -> str | None:
+    """The final answer of a model response under the task's conventions, or None."""
+    return locate_answer(_as_text(prediction), resolve_profile(task))
+
+
+def grade(prediction: str, gold: str, *, task: str | None = None, timeout: float = 2.0) -> Verdict:
+    """Grade a model response against a gold answer within `timeout` seconds of wall time.
+
+    `task` picks the answer conventions: a profile name ("gsm8k", "math", "aime", "amc",
+    "olympiadbench", "minerva") or a task name containing one ("spark_aime24"); None means "math".
+    """
+    deadline = time.monotonic() + timeout
+    profile = resolve_profile(task)
+    extracted = None
+    try:
+        extracted = locate_answer(_as_text(prediction), profile)
+        if extracted is None:
+            return Verdict(False, None, "no-answer")
+        outcome = compare(
+            analyze_gold(_as_text(gold)),
+            analyze(extracted),
+            profile,
+            lambda pairs: _judge(pairs, deadline),
+        )
+        return Verdict(outcome.correct, extracted, outcome.reason)
+    except HardTimeout:
+        return Verdict(False, extracted, "timeout")
+    except Exception:  # the grader must survive any model output
+        logger.warning("grading failed for extracted answer %.80r", extracted, exc_info=True)
+        return Verdict(False, extracted, "error")
+
+
+def _judge(pairs: Sequence[tuple[str, str]], deadline: float) -> list[bool]:
+    return run_guarded(symbolic.equal_pairs, (list(pairs),), deadline)
+
+
+def _as_text(value: object) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(value)

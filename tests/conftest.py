@@ -1,0 +1,6 @@
+"""Test-wide settings: never touch the Hugging Face hub."""
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
