@@ -28,17 +28,19 @@ class _Matcher:
     def __init__(self, profile: Profile, known: dict[Pair, bool]):
         self.profile, self.known, self.needed = profile, known, []
 
-    def symbolic(self, gold: Answer, pred: Answer) -> bool | None:
-        key = (gold.text, pred.text)
+    def symbolic(self, gold: Answer | str, pred: Answer | str) -> bool | None:
+        key = (_text(gold), _text(pred))
         if key not in self.known:
             self.needed.append(key)
         return self.known.get(key)
 
     def match(self, gold: Answer, pred: Answer, top: bool = False) -> bool | None:
-        if gold.text == pred.text and gold.kind == pred.kind:
-            return True
         if gold.lhs and pred.lhs and gold.lhs != pred.lhs:
             return False
+        if gold.text == pred.text and gold.kind == pred.kind:
+            return True
+        if "equation" in (gold.kind, pred.kind):  # 4x+6=2y against y=2x+3
+            return self.symbolic(_as_equation(gold), _as_equation(pred))
         if gold.kind == "option":
             return pred.option == gold.option
         if gold.kind == "words" or pred.kind == "words":
@@ -67,8 +69,6 @@ class _Matcher:
             if pred.kind not in _UNORDERED or (gold.kind == "union") != (pred.kind == "union"):
                 return False
             return self.unordered(gold.items, pred.items)
-        if gold.kind == "equation":
-            return self.symbolic(gold, pred)
         return False
 
     def scalar(self, gold: Answer, pred: Answer, top: bool) -> bool | None:
@@ -132,6 +132,14 @@ def _all(results) -> bool | None:
 
 def _dedupe(items: Sequence[Answer]) -> list[Answer]:
     return list({(i.text, i.value): i for i in items}.values())
+
+
+def _as_equation(answer: Answer) -> str:
+    return answer.source if answer.lhs and "=" in answer.source else answer.text
+
+
+def _text(answer: Answer | str) -> str:
+    return answer if isinstance(answer, str) else answer.text
 
 
 def _words_key(text: str) -> str:

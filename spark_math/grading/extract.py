@@ -54,7 +54,8 @@ _TRAILING_CLAUSE = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _BOX_JOINER = re.compile(
-    r"^[\s$,;]*(?:and|or|,|\\quad|\\qquad|\\text\{\s*(?:and|or)\s*\})?[\s$,;]*$"
+    r"^[\s$,;]*(?:and|or|,|\\quad|\\qquad|\\text\{\s*(?:and|or)\s*\})?[\s$,;]*"
+    r"(?:[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*)?$"  # "x = \boxed{3} and y = \boxed{5}"
 )
 
 
@@ -177,7 +178,10 @@ def _clean_span(span: str) -> str | None:
     if cut and cut.start() > 0:
         span = span[: cut.start()]
     span = _TRAILING_CLAUSE.sub("", span)
-    return span.strip().strip("*_").strip() or None
+    span = re.sub(r"\.\s*$", "", span).strip().strip("*_").strip()
+    if span.count("$") == 2 and span.startswith("$") and span.endswith("$"):
+        span = span[1:-1].strip()
+    return span or None
 
 
 def _last_number(region: str) -> str | None:

@@ -16,7 +16,7 @@ from .numbers import TooLarge, Value, exact_value, words_value
 
 MAX_ANALYZED_CHARS = 2_000
 
-_SPACING = re.compile(r"\\[,;:! ]|\\q?quad\b|~")
+_SPACING = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad\b|~")  # not the \\ of a matrix row
 _SIZING = re.compile(r"\\(?:left|right|[bB]igg?[lr]?)(?![a-zA-Z])\.?")
 _WRAPPERS = re.compile(
     r"\\(?:text|textbf|textit|textrm|textnormal|textsf|mbox|mathrm|mathbf|mathit|mathsf|operatorname|emph)"
@@ -42,6 +42,7 @@ _NOT_UNITS = frozenset(
     ["or", "and", "not", "either", "pi", "sqrt", "ln", "log", "sin", "cos", "tan", "exp", "inf"]
 )
 _SIMPLE_LHS = re.compile(r"(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?\w+\}?)?(?:\([a-z]\))?")
+_MEMBERSHIP = re.compile(r"((?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?\w+\}?)?)\s*\\in(?![a-zA-Z])\s*(.+)")
 _BASE_NUMBER = re.compile(r"([0-9][0-9A-Za-z]*)_\{?(\d+)\}?")
 _MATRIX = re.compile(r"\\begin\{([pbvBV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}", re.DOTALL)
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
@@ -59,7 +60,8 @@ class Answer:
     items: tuple[Answer, ...] = field(default=(), repr=False)
     brackets: str = ""
     shape: tuple[int, int] = (0, 0)
-    lhs: str | None = None
+    lhs: str | None = None  # the variable of an assignment (`x = 5`, `x \in [1, 2]`) ...
+    source: str = ""  # ... and the whole assignment, for comparison with an equation
     percent: bool = False
     option: str | None = None
 
@@ -77,6 +79,7 @@ def clean(text: str) -> tuple[str, bool]:
     for token in ("\\$", "$", "\\(", "\\)", "\\[", "\\]", "**", "\\displaystyle", "\\limits"):
         s = s.replace(token, " ")
     s = re.sub(r"(\d)\\,(?=\d{3}(?!\d))", r"\1", s)  # 1\,000
+    s = s.replace("\\!", "")
     s = s.replace("{,}", ",")
     s = _SPACING.sub(" ", s)
     s = _SIZING.sub("", s)
@@ -88,7 +91,7 @@ def clean(text: str) -> tuple[str, bool]:
     previous = None
     while previous != s:
         previous, s = s, _WRAPPERS.sub(r" \1 ", s)
-    s = " ".join(s.split())
+    s = re.sub(r"\s+(?=\^)", "", " ".join(s.split()))
     s = s.rstrip(".,;:").strip()
     thousands = _THOUSANDS.match(s)
     if thousands and "," not in s[thousands.end() :]:
@@ -159,6 +162,9 @@ def _structure(s: str, depth: int) -> Answer:
         if rows and all(len(r) == len(rows[0]) for r in rows):
             items = tuple(_structure(c, depth + 1) for r in rows for c in r)
             return Answer(s, "matrix", items=items, shape=(len(rows), len(rows[0])))
+    member = _MEMBERSHIP.fullmatch(s)
+    if member:  # x \in [1, 2]
+        return replace(_structure(member.group(2), depth + 1), lhs=member.group(1), source=s)
     sides = split_top(s, ("=",))
     if len(sides) > 1 and len(split_top(s, _LIST_SEPARATORS)) == 1:
         return _equation(s, sides, depth)
@@ -188,11 +194,9 @@ def _structure(s: str, depth: int) -> Answer:
 def _equation(s: str, sides: list[str], depth: int) -> Answer:
     lhs, rhs = sides[0], sides[-1]
     if _SIMPLE_LHS.fullmatch(lhs):
-        inner = _structure(rhs, depth + 1)
-        return replace(inner, lhs=lhs)
+        return replace(_structure(rhs, depth + 1), lhs=lhs, source=s)
     if len(sides) == 2 and _SIMPLE_LHS.fullmatch(rhs):
-        inner = _structure(lhs, depth + 1)
-        return replace(inner, lhs=rhs)
+        return replace(_structure(lhs, depth + 1), lhs=rhs, source=s)
     return Answer(s, "equation")
 
 
