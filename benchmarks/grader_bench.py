@@ -49,6 +49,11 @@ class Item:
     prediction: str
     gold: str
     expected: bool
+    task: str | None = None  # the grader profile; the source's own when None
+
+    @property
+    def profile(self) -> str:
+        return self.task or self.source
 
 
 def _box_spans(text: str) -> list[tuple[int, int]]:
@@ -127,6 +132,18 @@ def math_items(rows: list[dict]) -> list[Item]:
     return items
 
 
+def case_items(cases_dir: Path) -> list[Item]:
+    """The hand-written case set of tests/grading_cases (the grader's own test cases)."""
+    import yaml
+
+    items = []
+    for path in sorted(cases_dir.glob("*.yaml")):
+        for case in yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]:
+            task = case.get("task") or "math"
+            items.append(Item(path.stem, case["pred"], case["gold"], case["correct"], task))
+    return items
+
+
 def load(data_dir: Path, name: str) -> list[dict]:
     path = data_dir / name / "test.jsonl"
     if not path.is_file():
@@ -139,7 +156,7 @@ def load(data_dir: Path, name: str) -> list[dict]:
 def spark_grader() -> Callable[[Item], bool]:
     from spark_math.grading import grade
 
-    return lambda item: grade(item.prediction, item.gold, task=item.source).correct
+    return lambda item: grade(item.prediction, item.gold, task=item.profile).correct
 
 
 def math_verify_grader() -> Callable[[Item], bool]:
@@ -203,7 +220,7 @@ def measure(name: str, judge: Callable[[Item], bool], items: list[Item]) -> dict
         "agreement": f"{100 * (1 - (fp + fn) / len(items)):.2f} %",
         "FP": fp,
         "FN": fn,
-        **{f"FP/FN {source}": f"{a}/{b}" for source, (a, b) in by_source.items()},
+        "by source": {source: f"{a}/{b}" for source, (a, b) in by_source.items()},
         "answers/s": f"{len(items) / total:,.0f}",
         "mean ms": f"{1000 * statistics.fmean(latencies):.2f}",
         "p99 ms": f"{1000 * ordered[int(0.99 * (len(ordered) - 1))]:.1f}",
@@ -217,12 +234,18 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="use only the first N problems of each set")
     parser.add_argument("--graders", nargs="+", choices=list(GRADERS), default=list(GRADERS))
     parser.add_argument("--show-errors", action="store_true", help="print every wrong verdict")
+    parser.add_argument(
+        "--cases", type=Path, help="grade a case folder (tests/grading_cases) instead of the corpus"
+    )
     args = parser.parse_args()
-    if args.data_dir is None:
+    if args.cases:
+        items = case_items(args.cases)
+    elif args.data_dir is None:
         sys.exit("set SPARK_MATH_DATA_DIR or pass --data-dir")
-    items = gsm8k_items(load(args.data_dir, "gsm8k")[: args.limit])
-    items += math_items(load(args.data_dir, "math500")[: args.limit])
-    print(f"corpus: {len(items)} predictions ({sum(i.expected for i in items)} correct)\n")
+    else:
+        items = gsm8k_items(load(args.data_dir, "gsm8k")[: args.limit])
+        items += math_items(load(args.data_dir, "math500")[: args.limit])
+    print(f"{len(items)} predictions ({sum(i.expected for i in items)} correct)\n")
     rows = []
     for name in args.graders:
         judge = GRADERS[name]()
@@ -234,7 +257,14 @@ def main() -> None:
                         f"[{name}] expected {item.expected}: gold {item.gold!r}\n"
                         f"  ...{item.prediction[-160:]!r}"
                     )
+    by_source = {row["grader"]: row.pop("by source") for row in rows}
     print(tabulate(rows, headers="keys", tablefmt="github"))
+    print("\nFP/FN by subset:\n")
+    subsets = [
+        {"subset": s, **{g: v[s] for g, v in by_source.items()}}
+        for s in by_source[rows[0]["grader"]]
+    ]
+    print(tabulate(subsets, headers="keys", tablefmt="github"))
 
 
 if __name__ == "__main__":
