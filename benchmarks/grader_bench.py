@@ -70,9 +70,11 @@ def _box_spans(text: str) -> list[tuple[int, int]]:
 
 
 def perturb(answer: str) -> str:
-    """Change the last digit of an answer: a near miss that is certainly a different value."""
-    digits = [m.start() for m in re.finditer(r"\d", answer)]
-    i = digits[-1]
+    """Change the first digit of an answer: a near miss that is certainly a different value.
+
+    (Not the last digit: that may be a unit's exponent, as in `864 \\mbox{ inches}^2`.)
+    """
+    i = re.search(r"\d", answer).start()
     return answer[:i] + str((int(answer[i]) + 1) % 10) + answer[i + 1 :]
 
 

@@ -51,7 +51,7 @@ def test_slow_sympy_times_out_and_the_next_call_still_works() -> None:
     assert grade(r"$\boxed{\frac{\sqrt{2}}{2}}$", r"\frac{1}{\sqrt2}").correct
 
 
-TIMEOUT = 1.5  # generous: three of six jobs below keep both CI cores busy until they are killed
+TIMEOUT = 1.5  # generous: two of the jobs below keep both CI cores busy until they are killed
 
 
 def _timed_grade(args: tuple[str, str]) -> tuple[float, Verdict]:
@@ -61,7 +61,7 @@ def _timed_grade(args: tuple[str, str]) -> tuple[float, Verdict]:
 
 
 def test_timeout_holds_in_threads() -> None:
-    jobs = [SLOW_SYMPY, (r"\boxed{x^2-1}", "(x-1)(x+1)")] * 3
+    jobs = [SLOW_SYMPY, *[(r"\boxed{\pi/2}", r"\frac{\pi}{2}")] * 2] * 2
     with ThreadPoolExecutor(max_workers=6) as pool:
         results = list(pool.map(_timed_grade, jobs))
     for (elapsed, verdict), job in zip(results, jobs, strict=True):
