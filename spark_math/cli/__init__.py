@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-from . import __version__
+from .. import __version__
+from . import data
+from .tiny import make_tiny_model
 
 app = typer.Typer(no_args_is_help=True, help="spark-math: math evaluation and training toolkit.")
 
@@ -35,7 +37,7 @@ def grade(
     timeout: Annotated[float, typer.Option(help="Hard wall-time bound in seconds.")] = 2.0,
 ) -> None:
     """Grade one response against a gold answer and print the verdict as JSON."""
-    from .grading import grade as grade_answer
+    from ..grading import grade as grade_answer
 
     if prediction == "-":
         prediction = typer.get_text_stream("stdin").read()
@@ -45,3 +47,15 @@ def grade(
         raise typer.BadParameter(str(exc), param_hint="--task") from exc
     typer.echo(json.dumps(verdict.__dict__))
     raise typer.Exit(0 if verdict.correct else 1)
+
+
+@app.command("tasks-dir")
+def tasks_dir() -> None:
+    """Print the folder of the spark task YAMLs (for `lm_eval --include_path`)."""
+    from ..harness_tasks import TASKS_DIR
+
+    typer.echo(str(TASKS_DIR))
+
+
+app.command("make-tiny-model")(make_tiny_model)
+app.add_typer(data.app, name="data")

@@ -50,7 +50,7 @@ from .guard import HardTimeout, run_guarded
 from .normalize import analyze, analyze_gold
 from .profiles import PROFILES, Profile, resolve_profile
 
-__all__ = ["PROFILES", "Profile", "Verdict", "extract_answer", "grade"]
+__all__ = ["PROFILES", "Profile", "Verdict", "equivalent", "extract_answer", "grade"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,20 @@ def grade(prediction: str, gold: str, *, task: str | None = None, timeout: float
     except Exception:  # the grader must survive any model output
         logger.warning("grading failed for extracted answer %.80r", extracted, exc_info=True)
         return Verdict(False, extracted, "error")
+
+
+def equivalent(a: str, b: str, *, task: str | None = None, timeout: float = 2.0) -> bool:
+    """Whether two extracted answers are the same answer (for majority votes over samples)."""
+    if a == b:
+        return True
+    deadline = time.monotonic() + timeout
+    try:
+        outcome = compare(
+            analyze_gold(a), analyze(b), resolve_profile(task), lambda p: _judge(p, deadline)
+        )
+        return outcome.correct
+    except Exception:  # HardTimeout included: undecided answers are kept apart
+        return False
 
 
 def _judge(pairs: Sequence[tuple[str, str]], deadline: float) -> list[bool]:

@@ -1,0 +1,1 @@
+"""Declared matrix of models x tasks, run through lm-eval."""

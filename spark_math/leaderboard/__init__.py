@@ -1,0 +1,1 @@
+"""Markdown/CSV/JSON leaderboards from lm-eval results files."""

@@ -1,0 +1,1 @@
+"""Model backends for lm-eval: Gemini through google-genai, and replay of saved generations."""
