@@ -1,0 +1,425 @@
+"""lm-eval model ``gemini``: Gemini through the ``google-genai`` SDK, with a resumable cache.
+
+``lm_eval --model gemini --model_args model=gemini-2.5-flash --tasks ... --apply_chat_template``
+
+Credentials come only from the environment, never from model_args (those are written into the
+results): ``GOOGLE_API_KEY`` or ``GEMINI_API_KEY`` (the SDK prefers the first), or Vertex AI via
+``GOOGLE_GENAI_USE_VERTEXAI=true`` plus ``GOOGLE_CLOUD_PROJECT``/``GOOGLE_CLOUD_LOCATION``.
+
+Every finished response is appended to a JSON Lines cache as it arrives, keyed by the request,
+its generation settings and its occurrence index in the run, so sampled repeats are cached too
+and an interrupted run resumes without paying twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import re
+from collections import Counter
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import lm_eval.models  # noqa: F401  (fill the registry before adding to it, see get_model)
+import tenacity
+from google import genai
+from google.genai import errors, types
+from lm_eval.api.instance import Instance
+from lm_eval.api.model import LM
+from lm_eval.api.registry import register_model
+from tqdm import tqdm
+
+from spark_math.models._cache import ResponseCache
+from spark_math.models._gemini_request import (
+    KNOWN_GEN_KWARGS,
+    GeminiRequest,
+    build_request,
+    cut_at_stops,
+    occurrence_keys,
+    parse_response,
+)
+
+logger = logging.getLogger(__name__)
+
+KEY_VARS = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
+RETRY_CODES = frozenset({408, 429, 500, 502, 503, 504})
+FATAL_CODES = frozenset({401, 403, 404})  # bad key, no access, unknown model: every call fails
+MAX_WAIT_S = 120.0
+_LM_EVAL_KWARGS = frozenset({"batch_size", "max_batch_size", "device"})
+_TRANSPORT_MODULES = frozenset({"aiohttp", "httpx", "httpx2"})
+T = TypeVar("T")
+
+
+class GeminiError(RuntimeError):
+    """A Gemini failure; the message never holds the API key."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(scrub(message))
+
+
+def scrub(text: str) -> str:
+    """Replace any API key found in the environment by ``[REDACTED]``."""
+    for var in KEY_VARS:
+        if secret := os.environ.get(var):
+            text = text.replace(secret, "[REDACTED]")
+    return text
+
+
+def _vertex_enabled() -> bool:
+    flag = os.environ.get("GOOGLE_GENAI_USE_ENTERPRISE") or os.environ.get(
+        "GOOGLE_GENAI_USE_VERTEXAI", ""
+    )
+    return flag.lower() in {"1", "true"}
+
+
+def default_cache_dir() -> Path:
+    root = os.environ.get("SPARK_MATH_CACHE_DIR") or Path.home() / ".cache" / "spark_math"
+    return Path(root) / "gemini"
+
+
+def _cache_path(cache: str | Path | bool | None, model: str) -> Path | None:
+    if cache is None or cache is False or str(cache).lower() in {"none", "off", "false", ""}:
+        return None
+    filename = re.sub(r"[^\w.-]", "_", model) + ".jsonl"
+    if cache == "auto":
+        return default_cache_dir() / filename
+    path = Path(cache).expanduser()
+    return path if path.suffix == ".jsonl" else path / filename
+
+
+@dataclass
+class Outcome:
+    """One request's result: raw text (before client-side stop cuts) and why it is empty."""
+
+    text: str
+    reason: str | None = None
+    failed: bool = False
+    cached: bool = False
+
+
+class _Retry(Exception):
+    """A transient failure: retried, honouring the server's delay when it gives one."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.retry_after = reason, retry_after
+
+
+class _Failed(Exception):
+    """A request that will not succeed however often it is sent."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _retry_after(err: errors.APIError) -> float | None:
+    """Seconds from a ``Retry-After`` header, else from a ``google.rpc.RetryInfo`` detail."""
+    try:
+        value = err.response.headers.get("Retry-After")
+        if value:
+            return float(value)
+    except (AttributeError, TypeError, ValueError):
+        pass
+    try:
+        for detail in err.details["error"]["details"]:
+            if str(detail.get("retryDelay", "")).endswith("s"):
+                return float(detail["retryDelay"][:-1])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        pass
+    return None
+
+
+def _describe(err: errors.APIError) -> str:
+    return scrub(f"HTTP {err.code} {err.status or ''}: {err.message or ''}".strip())
+
+
+def _is_fatal(err: errors.APIError) -> bool:
+    return err.code in FATAL_CODES or "API_KEY_INVALID" in str(err.details)
+
+
+def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run``, from a worker thread when a loop already runs here (notebooks)."""
+    try:
+        running = asyncio.get_running_loop() is not None
+    except RuntimeError:
+        running = False
+    if not running:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+@register_model("gemini")
+class GeminiLM(LM):
+    """Generation-only lm-eval backend for the Gemini API (``google-genai``).
+
+    Args:
+        model: Gemini model name, e.g. ``gemini-2.5-flash``.
+        concurrency: requests in flight at once.
+        max_retries: retries of a 408/429/5xx, timeout, dropped connection or malformed reply.
+        timeout: seconds per attempt.
+        thinking_budget: thinking tokens (0 off, -1 dynamic); thought parts never reach answers.
+        base_url, api_version: endpoint overrides (proxies, tests); default: the SDK's.
+        cache: the JSON Lines cache: a ``.jsonl`` file, or a folder that gets
+            ``<model>.jsonl``; ``auto`` (default) is ``$SPARK_MATH_CACHE_DIR/gemini/``, else
+            ``~/.cache/spark_math/gemini/``; ``none`` disables it.
+        retry_delay: first backoff delay in seconds; doubles, with jitter, up to 120 s.
+        max_consecutive_failures: abort the run after this many requests in a row fail.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        concurrency: int = 8,
+        max_retries: int = 6,
+        timeout: float = 600.0,
+        thinking_budget: int | None = None,
+        base_url: str | None = None,
+        api_version: str | None = None,
+        cache: str | Path | bool | None = "auto",
+        retry_delay: float = 1.0,
+        max_consecutive_failures: int = 20,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__()
+        unknown = sorted(set(kwargs) - _LM_EVAL_KWARGS)
+        if unknown:  # names only: a value could be a secret
+            raise TypeError(
+                f"gemini: unknown model_args {unknown}. The API key is read from "
+                f"{' or '.join(KEY_VARS)} only, never from model_args."
+            )
+        if not _vertex_enabled() and not any(os.environ.get(v) for v in KEY_VARS):
+            raise GeminiError(
+                "gemini: no API key. Set GEMINI_API_KEY (or GOOGLE_API_KEY), or for Vertex AI "
+                "set GOOGLE_GENAI_USE_VERTEXAI=true, GOOGLE_CLOUD_PROJECT and "
+                "GOOGLE_CLOUD_LOCATION."
+            )
+        self.model = model
+        self.concurrency = max(1, int(concurrency))
+        self.max_retries = max(0, int(max_retries))
+        self.timeout = float(timeout)
+        self.thinking_budget = None if thinking_budget is None else int(thinking_budget)
+        self.base_url = base_url
+        self.api_version = api_version
+        self.cache_path = _cache_path(cache, model)
+        self.retry_delay = float(retry_delay)
+        self.max_consecutive_failures = max(1, int(max_consecutive_failures))
+        self.outcomes: list[Outcome] = []  # of the last generate_until call
+
+    @property
+    def tokenizer_name(self) -> str:
+        return "gemini"
+
+    def chat_template(self, chat_template: bool | str = False) -> str:
+        return "gemini-native"
+
+    def apply_chat_template(
+        self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True
+    ) -> str:
+        """The messages as JSON; ``generate_until`` maps them onto Gemini turns."""
+        return json.dumps(list(chat_history), ensure_ascii=False)
+
+    def loglikelihood(self, requests: list[Instance]) -> list[tuple[float, bool]]:
+        raise NotImplementedError(
+            "gemini: the Gemini API returns no prompt log-probabilities; "
+            "use generate_until tasks only."
+        )
+
+    def loglikelihood_rolling(self, requests: list[Instance]) -> list[float]:
+        raise NotImplementedError(
+            "gemini: the Gemini API returns no prompt log-probabilities; "
+            "use generate_until tasks only."
+        )
+
+    def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
+        """Answer every request; failed ones become ``""`` (see ``outcomes`` for reasons)."""
+        pairs = [(req.args[0], req.args[1]) for req in requests]
+        built = [build_request(ctx, kw, self.thinking_budget) for ctx, kw in pairs]
+        ignored = {k for _, kw in pairs for k in kw} - KNOWN_GEN_KWARGS
+        if ignored:
+            logger.warning("gemini: ignoring gen_kwargs %s", sorted(ignored))
+        keys = occurrence_keys([r.digest(self.model) for r in built])
+        self.outcomes = _run_sync(self._generate(built, keys, disable_tqdm))
+        answers = []
+        for req, gemini_req, outcome in zip(requests, built, self.outcomes, strict=True):
+            answer = cut_at_stops(outcome.text, gemini_req.until)
+            if not outcome.failed:
+                self.cache_hook.add_partial("generate_until", req.args, answer)
+            answers.append(answer)
+        return answers
+
+    def _client(self) -> genai.Client:
+        options = types.HttpOptions(
+            base_url=self.base_url,
+            api_version=self.api_version,
+            timeout=int(self.timeout * 1000),
+            retry_options=types.HttpRetryOptions(attempts=1),  # we retry, with our own counts
+        )
+        return genai.Client(http_options=options)
+
+    async def _generate(
+        self, built: list[GeminiRequest], keys: list[str], disable_tqdm: bool
+    ) -> list[Outcome]:
+        cache = ResponseCache(self.cache_path) if self.cache_path else None
+        outcomes: list[Outcome | None] = [None] * len(built)
+        if cache:
+            for i, key in enumerate(keys):
+                if entry := cache.get(key):
+                    outcomes[i] = Outcome(entry["text"], entry["reason"], cached=True)
+        todo = [(i, built[i], keys[i]) for i, o in enumerate(outcomes) if o is None]
+        jobs = iter(todo)
+        client = self._client()
+        run = _Run(self, client, cache, len(built), len(built) - len(todo), disable_tqdm)
+        workers = [asyncio.create_task(run.worker(jobs, outcomes)) for _ in range(self.concurrency)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            run.bar.close()
+            await client.aio.aclose()
+            client.close()
+            if cache:
+                cache.close()
+        done = [o for o in outcomes if o is not None]
+        run.finish(done)
+        return done
+
+
+class _Run:
+    """State of one ``generate_until`` call: workers, retries, counters, progress bar."""
+
+    def __init__(
+        self,
+        lm: GeminiLM,
+        client: genai.Client,
+        cache: ResponseCache | None,
+        total: int,
+        cached: int,
+        disable_tqdm: bool,
+    ) -> None:
+        self.lm, self.client, self.cache = lm, client, cache
+        self.bar = tqdm(
+            total=total,
+            initial=cached,
+            desc=f"gemini {lm.model}",
+            unit="req",
+            disable=disable_tqdm,
+        )
+        self.cached = cached
+        self.retries = self.tokens = self.sent = self.succeeded = self.failed = 0
+        self.streak = self.gave_up = 0
+        self.backoff = tenacity.wait_exponential_jitter(
+            initial=lm.retry_delay, max=MAX_WAIT_S, jitter=lm.retry_delay
+        )
+
+    async def worker(
+        self, jobs: Iterator[tuple[int, GeminiRequest, str]], outcomes: list[Outcome | None]
+    ) -> None:
+        for i, request, key in jobs:
+            outcomes[i] = outcome = await self.fetch(request, key)
+            if outcome.failed:
+                self.failed += 1
+                self.streak += 1
+                logger.warning("gemini: request %d answered empty: %s", i, outcome.reason)
+                if self.streak >= self.lm.max_consecutive_failures:
+                    raise self.abort(f"{self.streak} requests in a row failed", outcome.reason)
+            else:
+                self.succeeded += 1
+                self.streak = 0
+            self.bar.update(1)
+            self.bar.set_postfix(
+                retries=self.retries, failed=self.failed, tokens=self.tokens, refresh=False
+            )
+
+    async def fetch(self, request: GeminiRequest, key: str) -> Outcome:
+        retrying = tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_attempt(self.lm.max_retries + 1),
+            retry=tenacity.retry_if_exception_type(_Retry),
+            wait=self.wait,
+            before_sleep=self.count_retry,
+            reraise=True,
+        )
+        self.sent += 1
+        try:
+            entry = await retrying(self.attempt, request)
+        except _Retry as exc:
+            self.gave_up += 1
+            reason = f"{exc.reason} (gave up after {self.lm.max_retries} retries)"
+            return Outcome("", reason, failed=True)
+        except _Failed as exc:
+            return Outcome("", exc.reason, failed=True)
+        entry["key"] = key
+        self.tokens += entry["usage"].get("total_token_count", 0)
+        if self.cache:
+            self.cache.put(entry)
+        return Outcome(entry["text"], entry["reason"])
+
+    async def attempt(self, request: GeminiRequest) -> dict[str, Any]:
+        """One HTTP call, its failure sorted into retry, per-request failure or abort."""
+        config = request.sdk_config()  # outside the try: a bad setting is our error, not theirs
+        try:
+            response = await self.client.aio.models.generate_content(
+                model=self.lm.model, contents=request.contents, config=config
+            )
+        except errors.APIError as err:
+            if err.code in RETRY_CODES:
+                raise _Retry(_describe(err), _retry_after(err)) from None
+            if _is_fatal(err):
+                raise self.abort("the API refused the request", _describe(err)) from None
+            raise _Failed(_describe(err)) from None
+        except (TimeoutError, asyncio.TimeoutError):
+            raise _Retry(f"timeout after {self.lm.timeout:g} s") from None
+        except ValueError as err:  # a 200 whose body is not a valid response
+            raise _Retry(scrub(f"malformed response: {type(err).__name__}: {err}")) from None
+        except Exception as err:
+            if type(err).__module__.split(".")[0] in _TRANSPORT_MODULES or isinstance(err, OSError):
+                raise _Retry(scrub(f"connection error: {type(err).__name__}: {err}")) from None
+            raise
+        return parse_response(response)
+
+    def wait(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retry) and exc.retry_after is not None:
+            return min(exc.retry_after, MAX_WAIT_S) + random.uniform(0, self.lm.retry_delay)
+        return self.backoff(state)
+
+    def count_retry(self, state: tenacity.RetryCallState) -> None:
+        self.retries += 1
+        self.bar.set_postfix(retries=self.retries, failed=self.failed, tokens=self.tokens)
+
+    def abort(self, what: str, last_reason: str | None) -> GeminiError:
+        where = (
+            f"Every answer received is cached in {self.cache.path}; rerun the same command to "
+            "resume"
+            if self.cache
+            else "the cache is off (cache=none), so a rerun starts over"
+        )
+        return GeminiError(f"gemini: aborting, {what} (last: {last_reason}). {where}.")
+
+    def finish(self, outcomes: list[Outcome]) -> None:
+        """Log a summary; refuse a run in which nothing succeeded and retries ran out."""
+        if self.gave_up and not self.succeeded:
+            last = next(o.reason for o in reversed(outcomes) if o.failed)
+            raise self.abort(f"all {self.sent} requests sent failed", last)
+        reasons = Counter(o.reason for o in outcomes if o.reason)
+        level = logging.WARNING if reasons else logging.INFO
+        logger.log(
+            level,
+            "gemini: %d requests, %d from cache, %d sent (%d retries, %d tokens); "
+            "empty answers: %s",
+            len(outcomes),
+            self.cached,
+            self.sent,
+            self.retries,
+            self.tokens,
+            dict(reasons) or "none",
+        )

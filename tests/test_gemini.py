@@ -1,0 +1,380 @@
+"""The ``gemini`` lm-eval backend: the real google-genai client against a fake Gemini server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+import traceback
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("google.genai")
+pytest.importorskip("tenacity")
+
+from fake_gemini import FakeGemini, prompt_text
+from lm_eval.api.instance import Instance
+
+from spark_math.models.gemini import GeminiError, GeminiLM
+
+KEY = "AIzaFAKE-9c41e7d2-do-not-leak"
+ROOT = Path(__file__).resolve().parents[1]
+FAKE = Path(__file__).with_name("fake_gemini.py")
+
+
+@pytest.fixture(autouse=True)
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for var in ("GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_ENTERPRISE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("GOOGLE_GEMINI_BASE_URL", raising=False)
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    monkeypatch.setenv("SPARK_MATH_CACHE_DIR", str(tmp_path / "cache-root"))
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGemini]:
+    server = FakeGemini().start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def make_lm(fake: FakeGemini, cache: Path | str, **kwargs: Any) -> GeminiLM:
+    args: dict[str, Any] = {"base_url": fake.url, "api_version": "v1beta", "retry_delay": 0.01}
+    return GeminiLM(model="gemini-test", cache=cache, **(args | kwargs))
+
+
+def inst(context: str, **gen_kwargs: Any) -> Instance:
+    return Instance("generate_until", {}, (context, gen_kwargs), 0)
+
+
+def bodies(fake: FakeGemini) -> list[dict[str, Any]]:
+    return [r["body"] for r in fake.requests]
+
+
+def test_generate_concurrently_with_mapped_fields(fake: FakeGemini, tmp_path: Path) -> None:
+    fake.delay = 0.1
+    lm = make_lm(fake, tmp_path / "c.jsonl", concurrency=4, thinking_budget=64)
+    chat = lm.apply_chat_template(
+        [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "1+1? <<2>>"},
+            {"role": "assistant", "content": "\\boxed{2}"},
+            {"role": "user", "content": "2+2? <<4>>"},
+        ]
+    )
+    until = ["S1", "S2", "S3", "S4", "S5", "never", "boxed"]  # the 7th only cuts client-side
+    requests = [inst(chat, until=until, temperature=0.0, top_p=0.5, max_gen_toks=77)]
+    requests += [inst(f"plain {i} <<{i}>>", until="\n\n", do_sample=False) for i in range(11)]
+
+    answers = lm.generate_until(requests, disable_tqdm=True)
+
+    assert answers[0] == "The answer is \\"
+    assert answers[1:] == [f"The answer is \\boxed{{{i}}}." for i in range(11)]
+    assert fake.peak_in_flight > 1
+    assert all(r["headers"]["x-goog-api-key"] == KEY for r in fake.requests)
+    assert {r["path"] for r in fake.requests} >= {"/v1beta/models/gemini-test:generateContent"}
+    chat_body = next(b for b in bodies(fake) if "<<4>>" in prompt_text(b))
+    assert chat_body["systemInstruction"]["parts"] == [{"text": "Be brief."}]
+    assert [c["role"] for c in chat_body["contents"]] == ["user", "model", "user"]
+    config = chat_body["generationConfig"]
+    assert config["temperature"] == 0.0
+    assert config["topP"] == 0.5
+    assert config["maxOutputTokens"] == 77
+    assert config["stopSequences"] == until[:5]
+    assert config["thinkingConfig"] in ({"thinkingBudget": 64}, {"thinking_budget": 64})
+    plain = next(b for b in bodies(fake) if prompt_text(b) == "plain 3 <<3>>")
+    assert "systemInstruction" not in plain
+    assert plain["generationConfig"]["temperature"] == 0.0  # do_sample=False
+    assert "Let me think" not in "".join(answers)  # thought parts stay out
+
+
+@pytest.mark.parametrize("header", [True, False], ids=["retry-after", "retry-info"])
+def test_server_retry_delay_honoured(fake: FakeGemini, header: bool) -> None:
+    fake.retry_after, fake.retry_header = 1, header
+    fake.push("429")
+    lm = make_lm(fake, "none")
+    start = time.monotonic()
+    assert lm.generate_until([inst("q <<5>>")], disable_tqdm=True) == ["The answer is \\boxed{5}."]
+    assert time.monotonic() - start >= 1.0  # the backoff alone would be ~0.01 s
+    assert len(fake.requests) == 2
+
+
+def test_5xx_and_timeouts_retried(fake: FakeGemini) -> None:
+    fake.slow_s = 1.5
+    fake.push("500", 2)
+    fake.push("503")
+    fake.push("slow")
+    lm = make_lm(fake, "none", timeout=0.5, concurrency=1)
+    assert lm.generate_until([inst("q <<1>>")], disable_tqdm=True) == ["The answer is \\boxed{1}."]
+    assert len(fake.requests) == 5
+    assert lm.outcomes[0].reason is None
+
+
+def test_give_up_records_empty_answers_and_run_continues(
+    fake: FakeGemini, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.retry_after = 0
+    lm = make_lm(fake, tmp_path / "c.jsonl", max_retries=2)
+    prompts = ["[[fault:429]]", "[[fault:500]]", "[[fault:malformed]]", "[[fault:400]]", "ok <<9>>"]
+    with caplog.at_level(logging.WARNING):
+        answers = lm.generate_until([inst(p) for p in prompts], disable_tqdm=True)
+
+    assert answers == ["", "", "", "", "The answer is \\boxed{9}."]
+    reasons = [o.reason or "" for o in lm.outcomes]
+    assert "429" in reasons[0] and "500" in reasons[1] and "malformed" in reasons[2]
+    assert "400" in reasons[3] and "gave up" not in reasons[3]  # a 400 is not retried
+    assert [o.failed for o in lm.outcomes] == [True, True, True, True, False]
+    calls = Counter(prompt_text(b) for b in bodies(fake))
+    assert [calls[p] for p in prompts] == [3, 3, 3, 1, 1]
+    assert "answered empty" in caplog.text
+    assert len((tmp_path / "c.jsonl").read_text().splitlines()) == 1  # failures are not cached
+
+
+def test_blocked_answers_are_empty_with_reason_and_cached(fake: FakeGemini, tmp_path: Path) -> None:
+    prompts = ["[[fault:safety]]", "[[fault:prompt_blocked]]", "[[fault:no_candidates]]", "<<3>>"]
+    requests = [inst(p) for p in prompts]
+    lm = make_lm(fake, tmp_path / "c.jsonl")
+    assert lm.generate_until(requests, disable_tqdm=True) == [
+        "",
+        "",
+        "",
+        "The answer is \\boxed{3}.",
+    ]
+    assert [o.reason for o in lm.outcomes] == [
+        "blocked: SAFETY",
+        "prompt blocked: SAFETY",
+        "no candidates",
+        None,
+    ]
+    sent = len(fake.requests)
+    again = make_lm(fake, tmp_path / "c.jsonl")
+    assert again.generate_until(requests, disable_tqdm=True)[3] == "The answer is \\boxed{3}."
+    assert len(fake.requests) == sent
+    assert all(o.cached for o in again.outcomes)
+
+
+def test_aborts_after_consecutive_failures_and_resumes(fake: FakeGemini, tmp_path: Path) -> None:
+    fake.push("ok", 3)
+    fake.push("429", 5)  # then quota runs out
+    lm = make_lm(fake, tmp_path / "c.jsonl", max_retries=0, concurrency=1)
+    lm.max_consecutive_failures = 5
+    requests = [inst(f"q{i} <<{i}>>") for i in range(30)]
+    with pytest.raises(GeminiError, match=r"5 requests in a row failed.*rerun") as info:
+        lm.generate_until(requests, disable_tqdm=True)
+    assert "c.jsonl" in str(info.value)
+    assert len(fake.requests) == 8  # stops at once, not after all 30
+    answers = make_lm(fake, tmp_path / "c.jsonl").generate_until(requests, disable_tqdm=True)
+    assert answers == [f"The answer is \\boxed{{{i}}}." for i in range(30)]
+    assert len(fake.requests) == 8 + 27  # the first 3 answers came from the cache
+
+
+def test_refuses_a_run_in_which_everything_failed(fake: FakeGemini, tmp_path: Path) -> None:
+    lm = make_lm(fake, tmp_path / "c.jsonl", max_retries=1)
+    with pytest.raises(GeminiError, match="all 3 requests sent failed"):
+        lm.generate_until([inst(f"q{i} [[fault:500]]") for i in range(3)], disable_tqdm=True)
+
+
+def test_key_never_leaks(
+    fake: FakeGemini,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    lm = make_lm(fake, tmp_path / "c.jsonl", max_retries=1, concurrency=1)
+    lm.generate_until([inst("<<1>>"), inst("[[fault:400]]"), inst("[[fault:500]]")])
+    with pytest.raises(GeminiError, match="refused") as info:
+        lm.generate_until([inst("<<2>>"), inst("[[fault:leak]]"), inst("<<3>>")])
+
+    assert fake.requests[-1]["headers"]["x-goog-api-key"] == KEY  # the server did echo it
+    text = "".join(traceback.format_exception(info.value))
+    assert "[REDACTED]" in text and KEY not in text
+    assert KEY not in (tmp_path / "c.jsonl").read_text()
+    assert KEY not in caplog.text and KEY not in json.dumps([o.__dict__ for o in lm.outcomes])
+    assert KEY not in "".join(capsys.readouterr())
+
+
+def test_credentials_only_from_environment(
+    fake: FakeGemini, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(TypeError, match="unknown model_args") as info:
+        make_lm(fake, "none", api_key=KEY)
+    assert KEY not in str(info.value)
+    monkeypatch.delenv("GEMINI_API_KEY")
+    with pytest.raises(GeminiError, match="GEMINI_API_KEY"):
+        make_lm(fake, "none")
+    monkeypatch.setenv("GOOGLE_GENAI_USE_VERTEXAI", "true")
+    make_lm(fake, "none")  # Vertex AI: the SDK finds project, location and credentials
+    monkeypatch.delenv("GOOGLE_GENAI_USE_VERTEXAI")
+    monkeypatch.setenv("GOOGLE_API_KEY", KEY)
+    make_lm(fake, "none", batch_size=1, max_batch_size=None, device=None)
+
+
+def test_model_args_from_the_command_line() -> None:
+    extra = {"batch_size": 1, "max_batch_size": None, "device": None}
+    lm = GeminiLM.create_from_arg_string(
+        "model=gemini-2.5-flash,cache=none,concurrency=3,thinking_budget=0,timeout=30", extra
+    )
+    assert lm.model == "gemini-2.5-flash" and lm.cache_path is None
+    assert (lm.concurrency, lm.thinking_budget, lm.timeout) == (3, 0, 30.0)
+    assert GeminiLM(model="m/x", cache="/tmp/c").cache_path == Path("/tmp/c/m_x.jsonl")
+
+
+def test_sampled_repeats_are_cached_and_resumed(fake: FakeGemini, tmp_path: Path) -> None:
+    cache = tmp_path / "cache-dir"  # a folder: the file is <model>.jsonl
+    requests = [inst("roll <<6>>", do_sample=True, temperature=0.7, until=["\n\n"])] * 4
+    first = make_lm(fake, cache).generate_until(requests, disable_tqdm=True)
+    assert len(set(first)) == 4
+    assert len((cache / "gemini-test.jsonl").read_text().splitlines()) == 4
+    again = make_lm(fake, cache).generate_until(requests, disable_tqdm=True)
+    assert again == first
+    assert len(fake.requests) == 4
+
+
+def test_default_cache_location(fake: FakeGemini, tmp_path: Path) -> None:
+    make_lm(fake, "auto").generate_until([inst("<<1>>")], disable_tqdm=True)
+    assert (tmp_path / "cache-root" / "gemini" / "gemini-test.jsonl").is_file()
+
+
+RUNNER = """
+import json, sys
+from pathlib import Path
+from lm_eval.api.instance import Instance
+from spark_math.models.gemini import GeminiLM
+
+url, cache, prompts, out = sys.argv[1:]
+lm = GeminiLM(model="gemini-test", base_url=url, api_version="v1beta", cache=cache,
+              concurrency=2, retry_delay=0.01)
+requests = [Instance("generate_until", {}, (p, {"until": ["Q:"], "do_sample": False}), i)
+            for i, p in enumerate(json.loads(Path(prompts).read_text()))]
+Path(out).write_text(json.dumps(lm.generate_until(requests, disable_tqdm=True)))
+"""
+
+
+def test_kill_and_resume(fake: FakeGemini, tmp_path: Path) -> None:
+    prompts = [f"Question {i}: what is {i} times 7? <<{i * 7}>>" for i in range(20)]
+    (tmp_path / "prompts.json").write_text(json.dumps(prompts))
+    (tmp_path / "runner.py").write_text(RUNNER)
+    log, cache, out = tmp_path / "server.jsonl", tmp_path / "c.jsonl", tmp_path / "out.json"
+    env = os.environ | {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    server = subprocess.Popen(
+        [sys.executable, FAKE, "--log", log, "--delay", "0.25", "--deadline", "60"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{server.stdout.readline().split()[1]}"  # type: ignore[union-attr]
+        command = [sys.executable, tmp_path / "runner.py", url, cache, tmp_path / "prompts.json"]
+        victim = subprocess.Popen([*command, out], env=env)
+        deadline = time.monotonic() + 30
+        while not log.exists() or len(log.read_text().splitlines()) < 6:
+            assert time.monotonic() < deadline and victim.poll() is None
+            time.sleep(0.02)
+        victim.kill()
+        assert victim.wait() == -9 and not out.exists()
+        assert 0 < len(cache.read_text().splitlines()) < 20
+        subprocess.run([*command, out], env=env, check=True, timeout=60)
+    finally:
+        server.kill()
+        server.wait()
+
+    answers = json.loads(out.read_text())
+    assert answers == [f"The answer is \\boxed{{{i * 7}}}." for i in range(20)]
+    sent = Counter(prompt_text(json.loads(line)["body"]) for line in log.read_text().splitlines())
+    assert set(sent) == set(prompts)
+    resent = [p for p, n in sent.items() if n > 1]
+    assert len(resent) <= 2 and all(sent[p] == 2 for p in resent)  # at most `concurrency`
+    assert len(cache.read_text().splitlines()) == 20
+    assert KEY not in cache.read_text()
+    uninterrupted = make_lm(fake, "none")
+    requests = [inst(p, until=["Q:"], do_sample=False) for p in prompts]
+    assert uninterrupted.generate_until(requests, disable_tqdm=True) == answers
+
+
+TASK_YAML = r"""
+task: tiny_gemini
+custom_dataset: !function tiny_data.load
+test_split: test
+output_type: generate_until
+doc_to_text: "Question: {{question}}\nAnswer:"
+doc_to_target: "{{answer}}"
+generation_kwargs:
+  until: ["Question:"]
+  do_sample: false
+  max_gen_toks: 64
+filter_list:
+  - name: boxed
+    filter:
+      - {function: regex, regex_pattern: '\\boxed\{(.*?)\}'}
+      - {function: take_first}
+metric_list:
+  - {metric: exact_match, aggregation: mean, higher_is_better: true}
+"""
+
+TASK_DATA = """
+import datasets
+
+ROWS = [
+    {"question": "What is 3+4? <<7>>", "answer": "7"},
+    {"question": "What is 5*5? <<25>>", "answer": "25"},
+    {"question": "What is 9-1? <<8>>", "answer": "8"},
+    {"question": "Unsafe? [[fault:safety]]", "answer": "1"},
+]
+
+
+def load(**_ignored):
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(ROWS)})
+"""
+
+
+def test_simple_evaluate_end_to_end(fake: FakeGemini, tmp_path: Path) -> None:
+    import lm_eval
+    from lm_eval.api.registry import get_model
+    from lm_eval.loggers import EvaluationTracker
+    from lm_eval.tasks import TaskManager
+
+    assert get_model("gemini") is GeminiLM
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "tiny_gemini.yaml").write_text(TASK_YAML)
+    (tasks / "tiny_data.py").write_text(TASK_DATA)
+    model_args = {
+        "model": "gemini-test",
+        "base_url": fake.url,
+        "api_version": "v1beta",
+        "cache": str(tmp_path / "c.jsonl"),
+        "retry_delay": 0.01,
+    }
+    tracker = EvaluationTracker(output_path=str(tmp_path / "out"))
+    results = lm_eval.simple_evaluate(
+        model="gemini",
+        model_args=model_args,
+        tasks=["tiny_gemini"],
+        task_manager=TaskManager(include_path=str(tasks), include_defaults=False),
+        apply_chat_template=True,
+        system_instruction="Put the final answer in \\boxed{}.",
+        log_samples=True,
+        bootstrap_iters=0,
+        evaluation_tracker=tracker,
+    )
+    assert results is not None
+    samples = results.pop("samples")
+    tracker.save_results_aggregated(results=results, samples=samples)
+    tracker.save_results_samples(task_name="tiny_gemini", samples=samples["tiny_gemini"])
+
+    assert results["results"]["tiny_gemini"]["exact_match,boxed"] == 0.75
+    written = {p.name.split("_")[0]: p.read_text() for p in (tmp_path / "out").rglob("*.json*")}
+    assert set(written) == {"results", "samples"}
+    assert json.loads(written["results"])["chat_template"] == "gemini-native"
+    assert all(KEY not in text for text in written.values())
+    body = bodies(fake)[0]
+    assert body["systemInstruction"]["parts"][0]["text"] == "Put the final answer in \\boxed{}."
+    assert [c["role"] for c in body["contents"]] == ["user"]
