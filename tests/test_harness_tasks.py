@@ -177,10 +177,14 @@ LIST_TASKS = (
 )
 
 
+needs_plugin = pytest.mark.skipif(
+    not any(Path(sys.prefix).glob("lib/python*/site-packages/spark_math_lmeval.pth")),
+    reason="spark-math is not pip-installed in this interpreter's environment",
+)
+
+
+@needs_plugin
 def test_startup_hook_registers_tasks_and_keeps_builtin_models():
-    hook = Path(sys.prefix).glob("lib/python*/site-packages/spark_math_lmeval.pth")
-    if not any(hook):
-        pytest.skip("spark-math is not pip-installed in this interpreter's environment")
     proc = _run([LIST_TASKS])
     assert proc.returncode == 0, proc.stderr
     assert "'spark_gsm8k'" in proc.stdout and "HFLM DummyLM" in proc.stdout
@@ -188,6 +192,20 @@ def test_startup_hook_registers_tasks_and_keeps_builtin_models():
     assert proc.returncode == 0 and "spark_gsm8k" not in proc.stdout, proc.stderr
     proc = _run([LIST_TASKS, str(TASKS_DIR)], SPARK_MATH_NO_PLUGIN="1")  # the explicit route
     assert "'spark_gsm8k'" in proc.stdout, proc.stderr
+
+
+@needs_data
+@needs_plugin
+def test_python_api_finds_spark_tasks_without_a_task_manager():
+    """`simple_evaluate(tasks=["spark_gsm8k"])` builds lm-eval's own TaskManager: the hook must
+    reach it, and the spark-oracle model must resolve by name."""
+    code = (
+        "import lm_eval; out = lm_eval.simple_evaluate(model='spark-oracle', "
+        "tasks=['spark_gsm8k'], limit=3); print(out['results']['spark_gsm8k'])"
+    )
+    proc = _run([code])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "'exact_match,grader': 1.0" in proc.stdout
 
 
 @needs_data
