@@ -10,32 +10,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from spark_math.grading.extract import last_boxed
+
 Row = dict[str, Any]
 
 _AOPS_URL = re.compile(r"/(\d{4})_(AIME|AMC)_(\w+?)_Problems/Problem_(\d+)")
 _ENV = re.compile(r"\\begin\{(\w+\*?)\}.*?\\end\{\1\}", re.DOTALL)
-
-
-def last_boxed(text: str) -> str | None:
-    """The content of the last `\\boxed{...}` in `text` (braces matched, `\\{` skipped), or None."""
-    start = text.rfind("\\boxed{")
-    if start < 0:
-        return None
-    depth = 0
-    i = start + len("\\boxed")
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return text[start + len("\\boxed{") : i]
-        i += 1
-    return None
 
 
 def _row(row_id: str, problem: str, answer: str, solution: str | None, **extra: Any) -> Row:

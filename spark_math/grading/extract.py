@@ -86,6 +86,16 @@ def locate_answer(text: str, profile: Profile) -> str | None:
     return answer.strip() or None
 
 
+def last_boxed(text: str) -> str | None:
+    """The content of the last `\\boxed{...}` in `text` (braces matched), or None."""
+    start = text.rfind("\\boxed{")
+    if start < 0:
+        return None
+    open_pos = start + len("\\boxed")
+    end = _match_brace(text, open_pos)
+    return None if end is None else text[open_pos + 1 : end - 1]
+
+
 def _match_brace(text: str, open_pos: int) -> int | None:
     """Index just past the `}` that closes the `{` at `open_pos`, or None."""
     depth = 0
