@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import data
+from . import data, probes
 from .tiny import make_tiny_model
 
 app = typer.Typer(no_args_is_help=True, help="spark-math: math evaluation and training toolkit.")
@@ -59,3 +59,4 @@ def tasks_dir() -> None:
 
 app.command("make-tiny-model")(make_tiny_model)
 app.add_typer(data.app, name="data")
+app.add_typer(probes.app, name="probes")

@@ -51,7 +51,8 @@ def verify(
         bool, typer.Option("--only-present", help="Do not report benchmarks that are absent.")
     ] = False,
 ) -> None:
-    """Check row counts, schema and sha256 of every file in a data folder."""
+    """Check row counts, schema and sha256 of every file in a data folder, and the annotation
+    files under its `probes/` folder."""
     try:
         checks = spark_data.check(directory, only_present=only_present)
     except DataError as exc:
@@ -67,6 +68,13 @@ def verify(
     console = Console()
     console.print(table)
     problems = [p for entry in checks for p in entry.problems]
+    probes = (Path(directory) if directory else spark_data.data_dir() or Path()) / "probes"
+    if probes.is_dir():  # annotation files: sha256, schema, benchmark match, answer leaks
+        from spark_math.probes.build import verify as verify_probes
+
+        found = verify_probes(probes, data_dir=directory)
+        console.print(f"probes/: {len(found)} problem(s)" if found else "probes/: ok")
+        problems += found
     if problems:
         for problem in problems:
             typer.echo(f"{problem.file}: {problem.message}", err=True)
