@@ -12,7 +12,9 @@ seconds, also sent as a ``Retry-After`` header unless ``retry_header`` is false)
 (sleeps ``slow_s`` before answering); ``malformed`` (a 200 whose body is not JSON); ``safety`` (a
 SAFETY-blocked candidate); ``prompt_blocked`` (``promptFeedback.blockReason``) and
 ``no_candidates``. The default answer is ``\\boxed{X}`` when the prompt holds ``<<X>>``, else an
-echo of the prompt's hash; a temperature above 0 appends a random draw.
+echo of the prompt's hash; a temperature above 0 appends a random draw. ``server.answer =
+gold_answers(rows)`` answers instead with the reference solution and boxed answer of the
+benchmark row whose problem the prompt holds.
 
 Standalone: ``python tests/fake_gemini.py --port 0 --log FILE --delay 0.2 --deadline 60`` prints
 ``PORT <n>`` and stops by itself after the deadline.
@@ -28,7 +30,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,20 @@ def default_answer(body: dict[str, Any]) -> str:
     return answer
 
 
+def gold_answers(rows: Iterable[dict[str, Any]]) -> Callable[[dict[str, Any]], str]:
+    """An answer function that solves every problem of `rows` (``spark_math.data.load_rows``)."""
+    by_length = sorted(rows, key=lambda row: len(row["problem"]), reverse=True)
+
+    def answer(body: dict[str, Any]) -> str:
+        text = prompt_text(body)
+        row = next((r for r in by_length if r["problem"] in text), None)
+        if row is None:
+            return "I do not know this problem."
+        return f"{row['solution'] or ''}\nThe final answer is $\\boxed{{{row['answer']}}}$."
+
+    return answer
+
+
 def _thinking_on(config: dict[str, Any]) -> bool:
     thinking = config.get("thinkingConfig") or {}
     budget = thinking.get("thinkingBudget", thinking.get("thinking_budget"))
@@ -71,6 +87,7 @@ class FakeGemini(ThreadingHTTPServer):
     """The server; ``start()`` serves from a daemon thread, ``url`` is the base URL."""
 
     daemon_threads = True
+    request_queue_size = 256  # listen backlog: socketserver's 5 resets bursts of connections
 
     def __init__(self, port: int = 0, log_path: Path | None = None, delay: float = 0.0) -> None:
         super().__init__(("127.0.0.1", port), _Handler)

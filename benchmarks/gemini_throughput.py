@@ -1,0 +1,94 @@
+"""Gemini backend throughput against the fake Gemini server: requests per second by concurrency.
+
+The fake server (tests/fake_gemini.py) runs in a child process and holds every request for
+`--latency` seconds (default 50 ms), so with c requests in flight the ideal rate is c / latency.
+`GeminiLM.generate_until` (google-genai's async client, our workers, retries, cache off) sends
+`--rounds` x c requests (at least 40) at each concurrency; the table shows how close it gets,
+and the client's CPU time per request, which caps the rate at 1000 / (CPU ms) per core whatever
+the concurrency (google-genai's request building and validation take most of it).
+
+    python benchmarks/gemini_throughput.py [--concurrency 1 8 32] [--latency 0.05] [--rounds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+from lm_eval.api.instance import Instance
+from tabulate import tabulate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from fake_gemini import FakeGemini
+
+from spark_math.models.gemini import GeminiLM
+
+
+def serve(latency: float, ports: multiprocessing.Queue) -> None:
+    """Child process: run the fake server until the parent ends it."""
+    server = FakeGemini(delay=latency)
+    ports.put(server.server_address[1])
+    server.serve_forever(0.05)
+
+
+def measure(url: str, concurrency: int, n: int) -> tuple[float, float]:
+    """Wall and CPU seconds of one generate_until call of `n` distinct greedy requests."""
+    lm = GeminiLM(model="gemini-bench", base_url=url, api_version="v1beta", cache="none")
+    lm.concurrency = concurrency
+    requests = [
+        Instance("generate_until", {}, (f"q{i} <<{i}>>", {"until": ["Q:"], "do_sample": False}), i)
+        for i in range(n)
+    ]
+    start, cpu = time.perf_counter(), time.process_time()
+    answers = lm.generate_until(requests, disable_tqdm=True)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    assert answers == [f"The answer is \\boxed{{{i}}}." for i in range(n)], "wrong answers"
+    return seconds, cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--latency", type=float, default=0.05, help="server seconds per request")
+    parser.add_argument("--rounds", type=int, default=20, help="requests per concurrency slot")
+    args = parser.parse_args()
+    os.environ.pop("GOOGLE_API_KEY", None)  # a real key never goes to the fake server
+    os.environ["GEMINI_API_KEY"] = "fake-benchmark-key"
+    ports: multiprocessing.Queue = multiprocessing.Queue()
+    server = multiprocessing.Process(target=serve, args=(args.latency, ports), daemon=True)
+    server.start()
+    try:
+        url = f"http://127.0.0.1:{ports.get(timeout=30)}"
+        measure(url, 1, 2)  # warm-up: imports, first connection
+        rows = []
+        for c in args.concurrency:
+            n = max(40, args.rounds * c)
+            seconds, cpu = measure(url, c, n)
+            rate, ideal = n / seconds, c / args.latency
+            efficiency = f"{rate / ideal:.0%}"
+            cpu_ms = 1000 * cpu / n
+            rows.append(
+                [c, n, f"{seconds:.2f}", f"{rate:.1f}", f"{ideal:.0f}", efficiency, f"{cpu_ms:.2f}"]
+            )
+    finally:
+        server.terminate()
+        server.join()
+    print(f"fake Gemini server, {1000 * args.latency:g} ms per request, cache off")
+    headers = [
+        "concurrency",
+        "requests",
+        "wall s",
+        "requests/s",
+        "ideal",
+        "efficiency",
+        "CPU ms/req",
+    ]
+    print(tabulate(rows, headers=headers, tablefmt="github"))
+
+
+if __name__ == "__main__":
+    main()

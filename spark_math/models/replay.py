@@ -1,0 +1,278 @@
+"""lm-eval model ``spark-replay``: answer requests with the responses recorded in samples files.
+
+    lm_eval --model spark-replay --model_args samples=out/my-model --tasks spark_math500
+
+re-grades a finished run with today's grader without generating anything. ``samples`` names the
+``samples_<task>_<date>.jsonl`` files that ``--log_samples`` wrote: a file, a folder (every
+``samples_*.jsonl`` below it) or a glob; separate several with ``;``, since lm-eval splits
+model_args on commas (quote it for the shell: ``--model_args 'samples=a.jsonl;b.jsonl'``).
+
+A request gets the recording of its task, document id and request index when that recording's
+document (``doc_hash``) or prompt is the request's. Otherwise it gets the recording with the same
+prompt text (renamed tasks, shifted ids); a chat's prompt is its last user message, which may also
+be found inside a recorded chat-templated prompt. The k repeats of a request get the k recorded
+responses in order. Requests without a recording are answered ``""`` (graded wrong) and reported
+in one warning with their count.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lm_eval.models  # noqa: F401  (fill the registry before adding to it, see get_model)
+from lm_eval.api.instance import Instance
+from lm_eval.api.model import LM
+from lm_eval.api.registry import register_model
+from lm_eval.utils import handle_non_serializable, hash_string
+
+from spark_math.rescore import task_of
+
+# lm-eval's command line shows its own logger hierarchy only, so report under it.
+logger = logging.getLogger("lm_eval.spark_replay")
+
+EXAMPLES = 5
+Key = tuple[str, int, int]
+
+
+class ReplayError(ValueError):
+    """Samples that cannot be replayed: missing, malformed or contradicting each other."""
+
+
+@dataclass(frozen=True)
+class Recording:
+    """The responses recorded for one request of one document."""
+
+    task: str
+    doc_id: int
+    index: int
+    prompt: str
+    doc_hash: str
+    responses: tuple[str, ...]
+    source: str
+
+    @property
+    def key(self) -> Key:
+        return self.task, self.doc_id, self.index
+
+
+def doc_hash(doc: Any) -> str:
+    """lm-eval's ``doc_hash`` of a document, as its samples files record it."""
+    text = json.dumps(doc, indent=2, default=handle_non_serializable, ensure_ascii=False)
+    return hash_string(text)
+
+
+def raw_prompt(context: str) -> str:
+    """The prompt text of a request: a JSON chat's last user message, else the text itself."""
+    if not context.startswith("["):
+        return context
+    try:
+        messages = json.loads(context)
+    except ValueError:
+        return context
+    if isinstance(messages, list) and all(isinstance(m, dict) for m in messages):
+        users = [str(m.get("content", "")) for m in messages if m.get("role") == "user"]
+        if users:
+            return users[-1]
+    return context
+
+
+def sample_files(samples: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The samples files named by ``samples``: files, folders, globs; a string may join several
+    with ``;`` (or ``,``, when quoting kept lm-eval from splitting it)."""
+    if isinstance(samples, Path):
+        items = [str(samples)]
+    elif isinstance(samples, str):
+        items = re.split(r"[;,]", samples)
+    else:
+        items = [str(s) for s in samples]
+    files: list[Path] = []
+    for item in filter(None, (i.strip() for i in items)):
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found = sorted(path.rglob("samples_*.jsonl"))
+        elif path.is_file():
+            found = [path]
+        else:
+            found = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
+            found = [p for p in found if p.is_file()]
+        if not found:
+            raise ReplayError(
+                f"spark-replay: no samples files at {item!r} (expected a samples_*.jsonl file, "
+                "a folder holding some, or a glob)"
+            )
+        files.extend(found)
+    if not files:
+        raise ReplayError("spark-replay: samples= names no file")
+    return list(dict.fromkeys(files))
+
+
+def read_recordings(path: Path) -> list[Recording]:
+    """Every request recorded in one samples file (one per line and request, filters repeated)."""
+    task, recordings = task_of(path), []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                sample = json.loads(line)
+                hashed = sample.get("doc_hash") or doc_hash(sample["doc"])
+                for i, responses in enumerate(sample["resps"]):
+                    if not all(isinstance(r, str) for r in responses):
+                        raise TypeError("responses are not text (not a generate_until task)")
+                    prompt = raw_prompt(sample["arguments"][f"gen_args_{i}"]["arg_0"])
+                    recording = Recording(
+                        task, int(sample["doc_id"]), i, prompt, hashed, tuple(responses), where
+                    )
+                    recordings.append(recording)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise ReplayError(
+                    f"{where}: not an lm-eval samples line ({type(exc).__name__}: {exc})"
+                ) from None
+    return recordings
+
+
+class Recordings:
+    """Recordings indexed by (task, doc id, request index) and by prompt text."""
+
+    def __init__(self, recordings: Iterable[Recording]) -> None:
+        self.by_key: dict[Key, Recording] = {}
+        self.by_prompt: dict[str, list[Recording]] = {}
+        for recording in recordings:
+            seen = self.by_key.get(recording.key)
+            if seen is None:
+                self.by_key[recording.key] = recording
+                self.by_prompt.setdefault(recording.prompt, []).append(recording)
+            elif seen.responses != recording.responses:
+                raise ReplayError(
+                    f"spark-replay: {seen.source} and {recording.source} record different "
+                    f"responses for {recording.task} doc {recording.doc_id}; pass the samples of "
+                    "one run only"
+                )
+
+    def find(self, request: Instance, taken: set[Key]) -> tuple[Recording | None, str]:
+        """The recording for a request and how it was found: "id", "prompt", or why not."""
+        prompt = raw_prompt(request.args[0])
+        hashed = doc_hash(request.doc)
+        recording = self.by_key.get((request.task_name, request.doc_id, request.idx))
+        if recording and (recording.doc_hash == hashed or recording.prompt == prompt):
+            return recording, "id"
+        candidates = self.by_prompt.get(prompt) or self._containing(prompt)
+        if candidates:
+            best = min(candidates, key=lambda r: (r.doc_hash != hashed, r.key in taken))
+            return best, "prompt"
+        if recording:
+            return None, "its task and doc id hold another document and prompt"
+        return None, "no recording"
+
+    def _containing(self, prompt: str) -> list[Recording]:
+        """Recordings whose (chat-templated) prompt ends with this prompt plus the least text."""
+        if not prompt.strip():
+            return []
+        tails = {
+            recording: len(text) - text.rfind(prompt) - len(prompt)
+            for text, recordings in self.by_prompt.items()
+            if prompt in text
+            for recording in recordings
+        }
+        least = min(tails.values(), default=None)
+        return [r for r, tail in tails.items() if tail == least]
+
+
+@register_model("spark-replay")
+class ReplayLM(LM):
+    """Answers ``generate_until`` requests with recorded responses (see the module docstring).
+
+    Args:
+        samples: samples files, folders or globs (a list, or one string joined by ``;``).
+    """
+
+    tokenizer_name = "spark-replay"
+
+    def __init__(self, samples: str | Path | Sequence[str | Path], **_lm_eval: object) -> None:
+        super().__init__()
+        self.files = sample_files(samples)
+        self.recordings = Recordings(r for path in self.files for r in read_recordings(path))
+        logger.info(
+            "spark-replay: %d recorded requests from %d samples files",
+            len(self.recordings.by_key),
+            len(self.files),
+        )
+
+    def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
+        assigned: dict[tuple, tuple[Recording | None, str]] = {}
+        served: Counter[tuple] = Counter()
+        taken: set[Key] = set()
+        missing: list[tuple[Instance, str]] = []
+        answers = []
+        for request in requests:
+            key = (request.task_name, request.doc_id, request.idx, request.args[0])
+            if key not in assigned:
+                assigned[key] = self.recordings.find(request, taken)
+                if assigned[key][0]:
+                    taken.add(assigned[key][0].key)
+            (recording, how), i = assigned[key], served[key]
+            served[key] += 1
+            if recording and i < len(recording.responses):
+                answers.append(recording.responses[i])
+                continue
+            if recording:
+                how = f"only {len(recording.responses)} responses recorded"
+            missing.append((request, how))
+            answers.append("")
+        found = Counter(how if rec else "none" for rec, how in assigned.values())
+        self._report(len(requests), found, missing)
+        return answers
+
+    def _report(self, total: int, found: Counter[str], missing: list[tuple[Instance, str]]) -> None:
+        logger.info(
+            "spark-replay: %d requests (%d distinct): %d matched by task and doc id, %d by "
+            "prompt text, %d without a recording",
+            total,
+            sum(found.values()),
+            found["id"],
+            found["prompt"],
+            found["none"],
+        )
+        if not missing:
+            return
+        examples = list(
+            dict.fromkeys(
+                f"{r.task_name} doc {r.doc_id}: {why} (prompt {r.args[0][:60]!r})"
+                for r, why in missing
+            )
+        )
+        logger.warning(
+            "spark-replay: %d of %d requests have no recorded response and were answered with "
+            "an empty string (graded wrong). %s%s. Check that samples= holds the run of these "
+            "tasks (read %d files: %s).",
+            len(missing),
+            total,
+            "; ".join(examples[:EXAMPLES]),
+            "; ..." if len(examples) > EXAMPLES else "",
+            len(self.files),
+            ", ".join(p.name for p in self.files[:EXAMPLES]),
+        )
+
+    def apply_chat_template(
+        self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True
+    ) -> str:
+        """The messages as JSON: requests are matched on their last user message."""
+        return json.dumps(list(chat_history), ensure_ascii=False)
+
+    def chat_template(self, chat_template: bool | str = False) -> str:
+        return "spark-replay"
+
+    def loglikelihood(self, requests: list[Instance], disable_tqdm: bool = False):
+        raise NotImplementedError("spark-replay only replays generate_until requests")
+
+    def loglikelihood_rolling(self, requests: list[Instance], disable_tqdm: bool = False):
+        raise NotImplementedError("spark-replay only replays generate_until requests")
