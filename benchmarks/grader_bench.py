@@ -10,7 +10,7 @@ known by construction. The reasoning still mentions the gold's numbers, as real 
     SPARK_MATH_DATA_DIR=../shared/datasets python benchmarks/grader_bench.py
 
 Prints one row per grader: agreement with the known verdict, false positives, false negatives,
-answers per second, p99 and max latency. Needs the `bench` extra (lm-eval).
+answers per second, p99 and max latency.
 """
 
 from __future__ import annotations

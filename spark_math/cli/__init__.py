@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import data, probes
+from . import baselines, data, leaderboard, probes
+from .rescore import rescore
 from .tiny import make_tiny_model
 
 app = typer.Typer(no_args_is_help=True, help="spark-math: math evaluation and training toolkit.")
@@ -60,3 +61,6 @@ def tasks_dir() -> None:
 app.command("make-tiny-model")(make_tiny_model)
 app.add_typer(data.app, name="data")
 app.add_typer(probes.app, name="probes")
+app.add_typer(baselines.app, name="baselines")
+app.command("leaderboard")(leaderboard.leaderboard)
+app.command("rescore")(rescore)

@@ -1,1 +1,28 @@
-"""Markdown/CSV/JSON leaderboards from lm-eval results files."""
+"""Markdown/CSV/JSON leaderboards from lm-eval results files.
+
+    board = leaderboard([Path("out/baselines")], reported=Path("baselines/reported.yaml"))
+    print(render(board, "md"))
+
+`results` reads runs, `reported` the published scores, `table` builds the tables (pandas),
+`render` writes md/csv/json (tabulate) and `plot` a PNG (matplotlib).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .render import FORMATS, render
+from .reported import load_reported
+from .results import LeaderboardError, find_results, load_run
+from .table import Leaderboard, build
+
+__all__ = ["FORMATS", "Leaderboard", "LeaderboardError", "leaderboard", "render"]
+
+
+def leaderboard(
+    paths: list[Path], reported: Path | None = None, baseline: str | None = None
+) -> Leaderboard:
+    """Read every results file under `paths` (plus `reported` scores) into a leaderboard."""
+    runs = [load_run(path) for path in find_results(paths)]
+    sources, rows = load_reported(reported) if reported else ({}, [])
+    return build(runs, rows, sources, baseline=baseline)

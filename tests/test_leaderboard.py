@@ -1,0 +1,348 @@
+"""spark_math.leaderboard: results parsing, tables, deltas, conflicts, probe gains, formats, CLI."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from spark_math.cli import leaderboard as leaderboard_cli
+from spark_math.leaderboard import LeaderboardError, leaderboard, render
+from spark_math.leaderboard.reported import load_reported
+from spark_math.leaderboard.results import load_run, split_task
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORTED = ROOT / "baselines" / "reported.yaml"
+GREEDY = {"generation_kwargs": {"do_sample": False, "temperature": 0.0, "max_gen_toks": 2048}}
+SAMPLED = {
+    "generation_kwargs": {"do_sample": True, "temperature": 0.6, "top_p": 0.95, "max_gen_toks": 64},
+    "repeats": 8,
+}
+
+
+def results_file(
+    path: Path,
+    scores: dict[str, dict[str, float | str]],
+    *,
+    pretrained: str = "org/model",
+    date: float = 1_790_000_000.0,
+    run_name: str | None = None,
+    counts: dict[str, int] | None = None,
+) -> Path:
+    """An lm-eval results file as `lm_eval --output_path` writes it (the keys we read)."""
+    metadata = {"spark_run_name": run_name} if run_name else {}
+    configs = {
+        task: {**(SAMPLED if any("avg@" in k for k in metrics) else GREEDY), "metadata": metadata}
+        for task, metrics in scores.items()
+    }
+    body = {
+        "results": {t: {"name": t, "alias": t, **m} for t, m in scores.items()},
+        "group_subtasks": {t: [] for t in scores},
+        "configs": configs,
+        "n-samples": {t: {"original": 30, "effective": (counts or {}).get(t, 30)} for t in scores},
+        "config": {"model": "hf", "model_args": {"pretrained": pretrained}, "limit": None},
+        "git_hash": "abc1234",
+        "date": date,
+        "lm_eval_version": "0.4.13",
+        "chat_template": None,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(body), encoding="utf-8")
+    return path
+
+
+def md_row(text: str, model: str) -> list[str]:
+    """The stripped cells of the first Markdown table line whose model cell is `model`."""
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("|") and cells[0] == model:
+            return cells
+    raise AssertionError(f"no row {model!r} in:\n{text}")
+
+
+def em(value: float, stderr: float | str = 0.01) -> dict[str, float | str]:
+    return {"exact_match,grader": value, "exact_match_stderr,grader": stderr}
+
+
+def test_task_names_split_into_benchmark_and_probe_axis():
+    assert split_task("spark_aime24_k8") == ("aime24", "")
+    assert split_task("spark_gsm8k_plan") == ("gsm8k", "plan")
+    assert split_task("spark_math500_hint25_k8") == ("math500", "hint25")
+    assert split_task("spark_gsm8k_fewshot") == ("gsm8k_fewshot", "")
+    assert split_task("gsm8k_cot") == ("gsm8k_cot", "")
+
+
+def test_headline_metric_prefers_avg_at_k_and_the_grader_filter(tmp_path):
+    path = results_file(
+        tmp_path / "r" / "results_1.json",
+        {
+            "spark_aime24": {
+                "exact_match,grader": 0.1, "exact_match_stderr,grader": 0.05,
+                "pass@8,grader": 0.5, "pass@8_stderr,grader": 0.1,
+                "avg@8,grader": 0.25, "avg@8_stderr,grader": 0.04,
+            },
+            "gsm8k": {
+                "exact_match,strict-match": 0.3, "exact_match_stderr,strict-match": "N/A",
+                "exact_match,flexible-extract": 0.4,
+            },
+        },
+    )  # fmt: skip
+    run = load_run(path)
+    aime, gsm = run.scores
+    assert (aime.benchmark, aime.metric, aime.value, aime.stderr) == ("aime24", "avg@8", 25.0, 4.0)
+    assert aime.decoding == "T=0.6 top_p=0.95 ×8 ≤64 tok"
+    # no grader filter: the first alphabetically, named with its filter; "N/A" is no stderr
+    assert gsm.metric == "exact_match,flexible-extract" and gsm.stderr is None
+    assert run.model == "org/model" and run.lm_eval_version == "0.4.13"
+
+
+def test_run_names_prefer_the_recorded_run_name(tmp_path):
+    named = results_file(tmp_path / "results_a.json", {"spark_gsm8k": em(0.5)}, run_name="my-run")
+    assert load_run(named).model == "my-run"
+    body = json.loads(named.read_text())
+    body["config"]["model_args"] = "samples=out/x"
+    for cfg in body["configs"].values():
+        cfg["metadata"] = {}
+    named.write_text(json.dumps(body))
+    assert load_run(named).model == "hf(samples=out/x)"
+
+
+def test_table_shows_value_stderr_and_delta_against_the_baseline(tmp_path):
+    results_file(
+        tmp_path / "results_base.json",
+        {"spark_gsm8k": em(0.44, 0.012), "spark_aime24": {"avg@8,grader": 0.1}},
+        pretrained="base",
+    )
+    results_file(
+        tmp_path / "results_tuned.json",
+        {"spark_gsm8k": em(0.81, 0.012), "spark_aime24": {"avg@8,grader": 0.2}},
+        pretrained="tuned",
+    )
+    board = leaderboard([tmp_path], baseline="base")
+    text = render(board, "md")
+    assert board.columns == ["gsm8k exact_match", "aime24 avg@8"]
+    assert list(board.rows.index) == ["tuned", "base"]  # ranked by average
+    assert "81.0 ± 1.2 (+37.0)" in text and "20.0 (+10.0)" in text
+    assert "50.5 (+23.5)" in text  # the average and its delta
+    assert md_row(text, "base")[:5] == ["base", "measured (baseline)", "44.0 ± 1.2", "10.0", "27.0"]
+    assert "percentage points against `base`" in text
+    assert "abc1234" in text and "0.4.13" in text and "greedy ≤2048 tok" in text  # footer
+    with pytest.raises(LeaderboardError, match="no row"):
+        leaderboard([tmp_path], baseline="nobody")
+
+
+def test_conflicting_runs_are_flagged_not_averaged(tmp_path):
+    results_file(tmp_path / "results_old.json", {"spark_gsm8k": em(0.40)}, date=1_790_000_000)
+    results_file(tmp_path / "results_new.json", {"spark_gsm8k": em(0.60)}, date=1_790_000_100)
+    results_file(tmp_path / "results_same.json", {"spark_math500": em(0.5)}, date=1_790_000_000)
+    results_file(tmp_path / "results_same2.json", {"spark_math500": em(0.5)}, date=1_790_000_200)
+    board = leaderboard([tmp_path])
+    cell = board.cells.set_index("column").loc["gsm8k exact_match"]
+    assert cell["value"] == 60.0 and cell["conflict"]  # the latest run, flagged; never 50.0
+    assert not board.cells.set_index("column").loc["math500 exact_match", "conflict"]
+    assert [c.column for c in board.conflicts] == ["gsm8k exact_match"]
+    text = render(board, "md")
+    assert "60.0 ± 1.0 ⚠" in text and "### Conflicting runs" in text
+    assert "40.0 (n=30" in text and "results_old.json" in text and "results_new.json" in text
+
+
+def test_probe_axis_gains_over_the_plain_task(tmp_path):
+    results_file(
+        tmp_path / "results_r.json",
+        {
+            "spark_gsm8k": em(0.40),
+            "spark_gsm8k_plan": em(0.35),
+            "spark_gsm8k_knowledge": em(0.50),
+            "spark_math500": em(0.20),
+            "spark_math500_plan": em(0.30),
+        },
+    )
+    board = leaderboard([tmp_path])
+    assert board.columns == ["gsm8k exact_match", "math500 exact_match"]  # probes are no columns
+    assert board.axes == ["plan", "knowledge"]
+    row = board.rows.iloc[0]
+    assert row["avg"] == pytest.approx(30.0)
+    assert row["Δplan"] == pytest.approx(2.5) and row["Δknowledge"] == pytest.approx(10.0)
+    text = render(board, "md")
+    assert "### Probe-axis gains" in text and "35.0 (-5.0)" in text and "30.0 (+10.0)" in text
+    assert md_row(text.split("### Probe-axis gains")[1], "org/model")[:4] == [
+        "org/model", "gsm8k exact_match", "40.0 ± 1.0", "35.0 (-5.0)"
+    ]  # fmt: skip
+
+
+def test_probes_pair_with_the_plain_task_of_their_own_run(tmp_path):
+    results_file(
+        tmp_path / "results_probes.json",
+        {"spark_gsm8k": em(0.40), "spark_gsm8k_plan": em(0.45)},
+        date=1_790_000_000,
+    )
+    results_file(tmp_path / "results_later.json", {"spark_gsm8k": em(0.50)}, date=1_790_000_100)
+    board = leaderboard([tmp_path])
+    assert board.rows.iloc[0]["Δplan"] == pytest.approx(5.0)  # 45 - 40, not 45 - 50
+    plain = board.cells[board.cells["axis"] == ""].set_index("column")
+    assert plain.loc["gsm8k exact_match", "value"] == 50.0
+    assert [c.column for c in board.conflicts] == ["gsm8k exact_match"]
+
+
+def test_files_that_are_not_lm_eval_results_get_an_error_naming_them(tmp_path):
+    samples = tmp_path / "samples_spark_gsm8k_2026.jsonl"
+    samples.write_text('{"doc_id": 0}\n{"doc_id": 1}\n')
+    with pytest.raises(LeaderboardError, match=f"{samples}: not an lm-eval results file"):
+        leaderboard([samples])
+    other = tmp_path / "config.json"
+    other.write_text(json.dumps({"model": "x"}))
+    with pytest.raises(LeaderboardError, match=r"config\.json: not an lm-eval results file"):
+        leaderboard([other])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(LeaderboardError, match="no lm-eval results files"):
+        leaderboard([tmp_path / "empty"])
+    with pytest.raises(LeaderboardError, match="no such file"):
+        leaderboard([tmp_path / "missing"])
+
+
+def test_committed_reported_scores_are_sourced_and_marked(tmp_path):
+    sources, rows = load_reported(REPORTED)
+    assert {r.source for r in rows} <= set(sources)
+    assert all(s.citation and s.settings for s in sources.values())
+    stage2 = next(r for r in rows if r.model == "SparkleRL-7B-Stage2-aug")
+    assert stage2.metric == "avg@8" and stage2.scores["aime24"] == 50.42
+    aime = {"spark_aime24": {"avg@8,grader": 0.5}}
+    results_file(tmp_path / "results_r.json", aime, pretrained="mine")
+    board = leaderboard([tmp_path], reported=REPORTED, baseline="Qwen2.5-Math-7B (SPARKLE base)")
+    text = render(board, "md")
+    assert md_row(text, "mine")[1] == "measured"
+    assert md_row(text, "SparkleRL-7B-Stage2-aug [reported]")[1].startswith("reported [")
+    assert "50.0 (+33.3)" in text  # measured against the reported baseline, same column
+    assert "### Reported sources" in text and "arXiv:2506.04723" in text
+    reported = board.rows[board.rows["type"] == "reported"]
+    assert len(reported) == len(rows)
+    assert all(name.endswith("[reported]") for name in reported.index)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("sources: {}\nrows: []\nextra: 1\n", "exactly the keys"),
+        ("sources: {s: {citation: c}}\nrows: []\n", r"lacks \['settings'\]"),
+        (
+            "sources: {s: {citation: c, settings: t}}\n"
+            "rows: [{model: m, source: t, metric: avg@8, scores: {gsm8k: 1}}]\n",
+            "unknown source 't'",
+        ),
+        (
+            "sources: {s: {citation: c, settings: t}}\n"
+            "rows: [{model: m, source: s, metric: avg@8, scores: {gsm8k: 101}}]\n",
+            "not a percentage",
+        ),
+        (
+            "sources: {s: {citation: c, settings: t}}\n"
+            "rows: [{model: m, source: s, metric: avg@8, scores: {spark_gsm8k: 1}}]\n",
+            "not a benchmark name",
+        ),
+    ],
+)
+def test_reported_file_is_validated(tmp_path, body, message):
+    path = tmp_path / "reported.yaml"
+    path.write_text(body)
+    with pytest.raises(LeaderboardError, match=message):
+        load_reported(path)
+
+
+def test_csv_and_json_carry_every_cell(tmp_path):
+    results_file(tmp_path / "results_a.json", {"spark_gsm8k": em(0.5, 0.1)}, pretrained="a")
+    results_file(tmp_path / "results_b.json", {"spark_gsm8k": em(0.75, "N/A")}, pretrained="b")
+    board = leaderboard([tmp_path], baseline="a")
+    lines = list(csv.DictReader(io.StringIO(render(board, "csv"))))
+    b = next(line for line in lines if line["model"] == "b")
+    assert (b["metric"], b["value"], b["stderr"]) == ("exact_match", "75.0000", "")
+    assert b["delta"] == "25.0000"
+    data = json.loads(render(board, "json"))
+    assert data["unit"] == "percent" and data["baseline"] == "a"
+    row_b = next(r for r in data["rows"] if r["model"] == "b")
+    assert (row_b["avg"], row_b["avg_delta"]) == (75.0, 25.0)
+    assert row_b["cells"][0]["stderr"] is None
+    assert {r["lm-eval"] for r in data["runs"]} == {"0.4.13"}
+
+
+def _cli() -> typer.Typer:
+    app = typer.Typer()
+    app.command("leaderboard")(leaderboard_cli.leaderboard)
+
+    @app.command("unused")
+    def unused() -> None:  # a second command keeps typer from flattening the app
+        """Not used."""
+
+    return app
+
+
+def test_cli_reports_a_bad_file_by_name(tmp_path):
+    bad = tmp_path / "results_x.json"
+    bad.write_text("[1, 2]")
+    result = CliRunner().invoke(_cli(), ["leaderboard", str(bad)])
+    assert result.exit_code == 2
+    assert f"{bad}: not an lm-eval results file" in result.output
+
+
+def _regression_module():
+    spec = importlib.util.spec_from_file_location(
+        "run_regression", ROOT / "tests" / "regression" / "run_regression.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+needs_data = pytest.mark.skipif(
+    not os.environ.get("SPARK_MATH_DATA_DIR"), reason="set SPARK_MATH_DATA_DIR=../shared/datasets"
+)
+
+
+@needs_data
+def test_leaderboard_of_tiny_model_and_replayed_runs_writes_markdown_and_png(
+    tmp_path, tiny_model_dir
+):
+    """Real lm-eval results: the tiny model generating, and two recorded runs replayed."""
+    import lm_eval
+    from lm_eval.loggers import EvaluationTracker
+    from lm_eval.tasks import TaskManager
+    from matplotlib.image import imread
+
+    regression = _regression_module()
+    for run in regression.RUNS:
+        regression.replay(run, output=tmp_path / "results" / run)
+    tracker = EvaluationTracker(output_path=str(tmp_path / "results" / "tiny-model"))
+    out = lm_eval.simple_evaluate(
+        model="hf",
+        model_args={"pretrained": str(tiny_model_dir), "dtype": "float32"},
+        tasks=["spark_gsm8k", "spark_aime24"],
+        device="cpu",
+        limit=2,
+        gen_kwargs={"max_gen_toks": 8},
+        task_manager=TaskManager(include_defaults=False, metadata={"spark_run_name": "tiny"}),
+        evaluation_tracker=tracker,
+    )
+    tracker.save_results_aggregated(results=out, samples=None)
+
+    md, png = tmp_path / "LEADERBOARD.md", tmp_path / "leaderboard.png"
+    args = ["leaderboard", str(tmp_path / "results"), "--reported-file", str(REPORTED)]
+    args += ["--baseline", "tiny", "--out", str(md), "--plot", str(png)]
+    result = CliRunner().invoke(_cli(), args)
+    assert result.exit_code == 0, result.output
+    text = md.read_text()
+    assert md_row(text, "tiny")[1] == "measured (baseline)"
+    assert md_row(text, "tiny (replayed)")[1] == "measured"
+    # oracle gold on gsm8k, against the tiny model's 0
+    assert md_row(text, "oracle (replayed)")[2] == "100.0 ± 0.0 (+100.0)"
+    assert md_row(text, "SparkleRL-7B-Stage1 [reported]")[1].startswith("reported [")
+    image = imread(png)
+    assert image.shape[0] > 600 and image.shape[1] > 1200  # panels for avg and 10+ columns
+    assert image[..., :3].std() > 0.05  # something was drawn
