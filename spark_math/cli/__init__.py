@@ -11,6 +11,8 @@ from .. import __version__
 from . import baselines, data, leaderboard, probes
 from .rescore import rescore
 from .tiny import make_tiny_model
+from .train import app as train_app
+from .train import quickstart
 
 app = typer.Typer(no_args_is_help=True, help="spark-math: math evaluation and training toolkit.")
 
@@ -64,3 +66,5 @@ app.add_typer(probes.app, name="probes")
 app.add_typer(baselines.app, name="baselines")
 app.command("leaderboard")(leaderboard.leaderboard)
 app.command("rescore")(rescore)
+app.add_typer(train_app, name="train")
+app.command()(quickstart)

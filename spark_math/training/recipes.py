@@ -1,0 +1,282 @@
+"""Training recipes: one YAML file names the model, data, format, rewards, LoRA and TRL config.
+
+    model: Qwen/Qwen2.5-Math-1.5B
+    data: {source: math, limit: 4000}
+    format: r1
+    rewards:
+      - {name: hierarchical, weight: 1.0}
+      - {name: length, weight: 0.1, mode: cosine, max_length: 3000}
+    lora: {r: 16, alpha: 32}
+    eval: {tasks: [spark_math500]}
+    args: {learning_rate: 1.0e-6, num_generations: 8, beta: 0.001}   # TRL's own config fields
+
+`args` goes unchanged into TRL's `SFTConfig`, `GRPOConfig` or `DPOConfig`. Overrides are
+`key=value` strings with dotted keys (`lora.r=8`, `data.limit=100`, `rewards.0.weight=2`);
+a key that is not a recipe field is a TRL field (`learning_rate=1e-5` sets `args.learning_rate`).
+Values are parsed as YAML, with `1e-5` read as a number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .formats import FORMATS
+from .rewards import REWARDS, reward_label
+
+TRAINERS = ("sft", "grpo", "dpo")
+DATA_SOURCES = ("gsm8k", "math", "lineq", "jsonl")
+
+
+class RecipeError(ValueError):
+    """A recipe or an override is invalid."""
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads `1e-5` as a string; this loader reads it as a float."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
+def parse_value(text: str) -> Any:
+    """An override's value: YAML (numbers, booleans, lists, null) or else the string itself."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return text
+
+
+@dataclass(frozen=True)
+class GenerateSpec:
+    """Sampling a model to build data: hard problems (stage 2) or DPO pairs."""
+
+    model: str | None = None  # None: the recipe's model
+    samples: int = 8
+    max_new_tokens: int = 512
+    temperature: float = 1.0
+    batch_size: int = 16
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where training problems come from and how they are turned into a dataset.
+
+    `source`: a benchmark (`gsm8k`, `math`: its 4,500 non-MATH-500 test problems stand in for
+    MATH train offline, `lineq`) or `jsonl` (`path`: rows with `problem`, `answer` and optional
+    `solution`; or, for DPO, ready `prompt`/`chosen`/`rejected` rows). `lineq` takes generator
+    options (`n`, `n_vars`, `coef_range`, `sol_range`, `seed`) in `lineq`. `hard` keeps the
+    problems a model never solves in `hard.samples` tries and adds hinted copies whose reasoning
+    starts with the first `hint_levels` fractions of the reference solution (SPARKLE stage 2).
+    `pairs` builds DPO pairs by sampling and grading (the reference solution stands in for a
+    correct sample when none is found and `reference_chosen` is set).
+    """
+
+    source: str
+    split: str = "train"
+    path: str | None = None
+    limit: int | None = None
+    shuffle_seed: int = 0
+    lineq: dict[str, Any] = field(default_factory=dict)
+    hard: GenerateSpec | None = None
+    hint_levels: tuple[float, ...] = (0.25, 0.5, 0.75)
+    pairs: GenerateSpec | None = None
+    reference_chosen: bool = True
+
+
+@dataclass(frozen=True)
+class RewardSpec:
+    """A reward by registered name, its weight and its parameters."""
+
+    name: str
+    weight: float = 1.0
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return reward_label(self.name, self.params)
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    """LoRA adapter settings (peft's LoraConfig)."""
+
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    targets: str | list[str] = "all-linear"
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """What to run through lm-eval after training."""
+
+    tasks: tuple[str, ...] = ()
+    limit: int | None = None
+    max_gen_toks: int | None = None
+    batch_size: str = "auto"
+    samples: dict[str, list[int]] | None = None  # lm-eval --samples: doc indices per task
+    include_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A whole training run; `args` are TRL config fields."""
+
+    trainer: str
+    model: str
+    data: DataSpec
+    format: str = "boxed"
+    system_prompt: str | None = None
+    rewards: tuple[RewardSpec, ...] = ()
+    lora: LoraSpec | None = None
+    qlora: bool = False
+    eval: EvalSpec = EvalSpec()
+    args: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.args["output_dir"])
+
+
+_TOP_KEYS = {f.name for f in fields(Recipe)}
+
+
+def load_recipe(
+    path: str | Path | None,
+    trainer: str,
+    overrides: list[str] | tuple[str, ...] = (),
+    base: dict[str, Any] | None = None,
+) -> Recipe:
+    """Read a recipe file (or start from `base`), apply `key=value` overrides, validate it."""
+    raw: dict[str, Any] = dict(base or {})
+    if path is not None:
+        with Path(path).open(encoding="utf-8") as handle:
+            loaded = yaml.load(handle, Loader=_Loader)
+        if not isinstance(loaded, dict):
+            raise RecipeError(f"{path}: a recipe is a YAML mapping")
+        raw.update(loaded)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise RecipeError(f"override {item!r} is not key=value")
+        set_path(raw, key if key.split(".")[0] in _TOP_KEYS else f"args.{key}", parse_value(value))
+    if path is not None:
+        raw.setdefault("args", {}).setdefault("output_dir", f"runs/{Path(path).stem}")
+    return build_recipe(raw, trainer)
+
+
+def set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set `raw[a][b]...` for `a.b...`; numeric parts index lists."""
+    *parents, last = dotted.split(".")
+    node: Any = raw
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def _build(cls: type, raw: Any, where: str) -> Any:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{where}: expected a mapping, got {raw!r}")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise RecipeError(f"{where}: unknown keys {unknown}; known: {sorted(known)}")
+    return cls(**raw)
+
+
+def _data(raw: Any) -> DataSpec:
+    if not isinstance(raw, dict):
+        raise RecipeError(f"data: expected a mapping, got {raw!r}")
+    raw = dict(raw)
+    for key in ("hard", "pairs"):
+        raw[key] = _build(GenerateSpec, raw.get(key), f"data.{key}")
+    if "hint_levels" in raw:
+        raw["hint_levels"] = tuple(raw["hint_levels"])
+    spec = _build(DataSpec, raw, "data")
+    if spec.source not in DATA_SOURCES:
+        raise RecipeError(f"data.source {spec.source!r}: expected one of {DATA_SOURCES}")
+    if (spec.source == "jsonl") != (spec.path is not None):
+        raise RecipeError("data.path goes with data.source: jsonl (and only with it)")
+    if not all(0 < level < 1 for level in spec.hint_levels):
+        raise RecipeError(f"data.hint_levels must lie in (0, 1), got {spec.hint_levels}")
+    return spec
+
+
+def _rewards(raw: Any) -> tuple[RewardSpec, ...]:
+    specs = []
+    for i, item in enumerate(raw or []):
+        if not isinstance(item, dict) or "name" not in item:
+            raise RecipeError(f"rewards.{i}: expected a mapping with a name, got {item!r}")
+        item = dict(item)
+        name, weight = item.pop("name"), float(item.pop("weight", 1.0))
+        if name not in REWARDS:
+            raise RecipeError(f"rewards.{i}: unknown reward {name!r}; known: {sorted(REWARDS)}")
+        specs.append(RewardSpec(name, weight, item))
+    labels = [s.label for s in specs]
+    if len(set(labels)) != len(labels):
+        raise RecipeError(f"rewards: two rewards share a name in {labels}; give them modes")
+    return tuple(specs)
+
+
+def build_recipe(raw: dict[str, Any], trainer: str) -> Recipe:
+    """Validate a recipe mapping for `trainer` (sft, grpo or dpo)."""
+    if trainer not in TRAINERS:
+        raise RecipeError(f"trainer {trainer!r}: expected one of {TRAINERS}")
+    raw = dict(raw)
+    if raw.setdefault("trainer", trainer) != trainer:
+        raise RecipeError(f"this recipe is for `train {raw['trainer']}`, not `train {trainer}`")
+    unknown = sorted(set(raw) - _TOP_KEYS)
+    if unknown:
+        raise RecipeError(f"unknown recipe keys {unknown}; known: {sorted(_TOP_KEYS)}")
+    for key in ("model", "data"):
+        if raw.get(key) is None:
+            raise RecipeError(f"the recipe needs `{key}`")
+    if raw.get("format", "boxed") not in FORMATS:
+        raise RecipeError(f"format {raw['format']!r}: expected one of {sorted(FORMATS)}")
+    args = dict(raw.get("args") or {})
+    if "output_dir" not in args:
+        raise RecipeError("the recipe needs args.output_dir (where checkpoints go)")
+    lora = raw.get("lora")
+    eval_raw = dict(raw.get("eval") or {})
+    if isinstance(eval_raw.get("tasks"), str):
+        eval_raw["tasks"] = eval_raw["tasks"].split(",")
+    eval_raw["tasks"] = tuple(eval_raw.get("tasks") or ())
+    recipe = Recipe(
+        trainer=trainer,
+        model=str(raw["model"]),
+        data=_data(raw["data"]),
+        format=raw.get("format", "boxed"),
+        system_prompt=raw.get("system_prompt"),
+        rewards=_rewards(raw.get("rewards")),
+        lora=LoraSpec() if lora is True else _build(LoraSpec, lora or None, "lora"),
+        qlora=bool(raw.get("qlora", False)),
+        eval=_build(EvalSpec, eval_raw, "eval"),
+        args=args,
+    )
+    if trainer == "grpo" and not recipe.rewards:
+        raise RecipeError("a GRPO recipe needs at least one reward")
+    if trainer != "grpo" and recipe.rewards:
+        raise RecipeError(f"rewards are for GRPO; `train {trainer}` does not use them")
+    if recipe.data.hard is not None and trainer != "grpo":
+        raise RecipeError("data.hard (hinted hard problems) is for GRPO")
+    if recipe.data.pairs is not None and trainer != "dpo":
+        raise RecipeError("data.pairs (sampled preference pairs) is for DPO")
+    if recipe.qlora and recipe.lora is None:
+        raise RecipeError("qlora trains a LoRA adapter on 4-bit weights: add a `lora` section")
+    if "reward_weights" in args:
+        raise RecipeError("give reward weights in `rewards`, not args.reward_weights")
+    return recipe
