@@ -60,10 +60,10 @@ class Line:
 
 
 def _model_args(config: dict) -> dict[str, Any]:
+    from lm_eval.utils import simple_parse_args_string
+
     args = config.get("model_args") or {}
-    if isinstance(args, str):
-        args = dict(kv.split("=", 1) for kv in args.split(",") if "=" in kv)
-    return args
+    return simple_parse_args_string(args) if isinstance(args, str) else args
 
 
 def find_runs(root: str | Path) -> list[Run]:
