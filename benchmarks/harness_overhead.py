@@ -22,6 +22,7 @@ from pathlib import Path
 
 import lm_eval
 import lm_eval.tasks
+import yaml
 from lm_eval.tasks import TaskManager
 from tabulate import tabulate
 
@@ -29,14 +30,7 @@ from spark_math.harness_tasks import TASKS_DIR
 from spark_math.models.oracle import OracleLM
 
 BUILTIN_DIR = Path(lm_eval.tasks.__file__).parent
-SPARK_CORE = [
-    "spark_gsm8k",
-    "spark_math500",
-    "spark_aime24",
-    "spark_aime25",
-    "spark_amc23",
-    "spark_olympiadbench",
-]
+SPARK_CORE = yaml.safe_load((TASKS_DIR / "spark_core.yaml").read_text(encoding="utf-8"))["task"]
 
 
 def write_builtin_tasks(data_dir: Path, out: Path) -> list[str]:

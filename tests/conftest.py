@@ -1,4 +1,5 @@
-"""Test-wide settings: never touch the Hugging Face hub."""
+"""Test-wide settings: never touch the Hugging Face hub; `@pytest.mark.needs_data` skips a test
+when SPARK_MATH_DATA_DIR (the offline dataset copies) is not set."""
 
 import os
 from pathlib import Path
@@ -7,6 +8,19 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs_data: needs SPARK_MATH_DATA_DIR; skipped without it")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if os.environ.get("SPARK_MATH_DATA_DIR"):
+        return
+    skip = pytest.mark.skip(reason="set SPARK_MATH_DATA_DIR=../shared/datasets")
+    for item in items:
+        if item.get_closest_marker("needs_data"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -29,10 +28,6 @@ ISSUE_MODELS = {
 }
 CORE_AND_PROBES = ("spark_core", "spark_probes")
 
-needs_data = pytest.mark.skipif(
-    not os.environ.get("SPARK_MATH_DATA_DIR"), reason="set SPARK_MATH_DATA_DIR=../shared/datasets"
-)
-
 
 def cli() -> typer.Typer:
     """The two commands as `spark_math.cli` registers them."""
@@ -54,7 +49,7 @@ def test_committed_matrix_declares_every_model_on_core_and_probes():
     assert tiny.model_args["pretrained"] == "{tiny}" and tiny.device == "cpu" and tiny.limit
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_every_task_list_of_the_matrix_loads_in_one_lm_eval_run():
     """Names exist, and no two groups share a task (lm-eval refuses that in one run)."""
     from lm_eval.tasks import TaskManager
@@ -166,7 +161,7 @@ def test_dry_run_plans_every_entry_and_builds_nothing(tmp_path, monkeypatch):
     assert unknown.exit_code == 2 and "no entries ['nope']" in unknown.output
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_tiny_demo_runs_end_to_end_offline_resumes_and_meets_the_reported_rows(
     tmp_path, monkeypatch
 ):

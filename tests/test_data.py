@@ -23,7 +23,6 @@ from spark_math.data import (
 from spark_math.data.benchmarks import HubSource
 
 SHARED = os.environ.get("SPARK_MATH_DATA_DIR")
-needs_data = pytest.mark.skipif(not SHARED, reason="SPARK_MATH_DATA_DIR is not set")
 FILE_SPLITS = [
     (name, split)
     for name, benchmark in BENCHMARKS.items()
@@ -55,7 +54,7 @@ def copy_file(shared: Path, tmp_path: Path, rel: str) -> Path:
     return target
 
 
-@needs_data
+@pytest.mark.needs_data
 @pytest.mark.parametrize(("name", "split"), FILE_SPLITS)
 def test_offline_copy_counts_and_schema(name, split):
     rows = load_rows(name, split)
@@ -68,7 +67,7 @@ def test_offline_copy_counts_and_schema(name, split):
     assert len({row["id"] for row in rows}) == len(rows)
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_known_values(shared):
     math = load_rows("math", data_dir=shared)
     assert sum(row["in_math500"] for row in math) == 500
@@ -76,14 +75,14 @@ def test_known_values(shared):
     assert load_rows("amc23")[0]["answer"] == "27"
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_rows_are_cached_but_fresh(shared):
     first = load_rows("aime24", data_dir=shared)
     first[0]["answer"] = "changed"
     assert load_rows("aime24", data_dir=shared)[0]["answer"] != "changed"
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_shared_copy_verifies_clean(shared):
     assert verify(shared) == []
     assert verify() == []  # the env var
@@ -92,7 +91,7 @@ def test_shared_copy_verifies_clean(shared):
     assert "math/raw/test.jsonl" in files  # listed in SHA256SUMS
 
 
-@needs_data
+@pytest.mark.needs_data
 @pytest.mark.parametrize(("name", "split"), REPRODUCIBLE)
 def test_normalisers_reproduce_the_reference_copies(shared, name, split):
     raw = read_jsonl(shared / name / "raw" / f"{split}.jsonl")
@@ -101,7 +100,7 @@ def test_normalisers_reproduce_the_reference_copies(shared, name, split):
     assert hashlib.sha256(data).hexdigest() == BENCHMARKS[name].splits[split].sha256
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_math_normaliser_matches_all_but_unrecoverable_ids(shared):
     raw = read_jsonl(shared / "math" / "raw" / "test.jsonl")
     math500 = read_jsonl(shared / "math500" / "raw" / "test.jsonl")
@@ -123,7 +122,7 @@ def test_last_boxed():
     assert normalize.last_boxed("no box") is None
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_edited_byte_is_a_sha_problem(shared, tmp_path):
     path = copy_file(shared, tmp_path, "aime25/test.jsonl")
     path.write_bytes(path.read_bytes().replace(b"integer bases", b"integer basis", 1))
@@ -133,7 +132,7 @@ def test_edited_byte_is_a_sha_problem(shared, tmp_path):
     assert len(load_rows("aime25", data_dir=tmp_path)) == 30  # loading does not pin bytes
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_truncated_file_is_a_count_problem(shared, tmp_path):
     path = copy_file(shared, tmp_path, "amc23/test.jsonl")
     path.write_text("".join(path.read_text(encoding="utf-8").splitlines(True)[:-1]))
@@ -268,7 +267,7 @@ def test_pull_writes_a_folder_that_loads_and_verifies(monkeypatch, tmp_path):
     assert all("pinned" in p.message for p in problems)
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_pull_from_upstream_rows_reproduces_the_reference(monkeypatch, shared, tmp_path):
     by_path = {"HuggingFaceH4/aime_2024": "aime24", "yentinglin/aime_2025": "aime25"}
     monkeypatch.setattr(
@@ -300,14 +299,14 @@ def test_sums_listed_annotation_file_is_verified(tmp_path):
 runner = CliRunner()
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_cli_verify_shared(shared):
     result = runner.invoke(app, ["verify", str(shared)])
     assert result.exit_code == 0, result.output
     assert "gsm8k/test.jsonl" in result.output and "1319" in result.output
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_cli_verify_reports_problems(shared, tmp_path):
     path = copy_file(shared, tmp_path, "aime25/test.jsonl")
     path.write_bytes(path.read_bytes() + b"\n")

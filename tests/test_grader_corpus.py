@@ -12,7 +12,7 @@ import pytest
 BENCH = Path(__file__).parents[1] / "benchmarks" / "grader_bench.py"
 DATA_DIR = os.environ.get("SPARK_MATH_DATA_DIR")
 
-pytestmark = pytest.mark.skipif(not DATA_DIR, reason="set SPARK_MATH_DATA_DIR=../shared/datasets")
+pytestmark = pytest.mark.needs_data
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from math import comb
 from pathlib import Path
 
 import pytest
+import yaml
 
 lm_eval = pytest.importorskip("lm_eval")
 from lm_eval.tasks import TaskManager  # noqa: E402
@@ -24,20 +25,9 @@ from spark_math.harness_tasks.scoring import (  # noqa: E402
 )
 from spark_math.models.oracle import OracleLM  # noqa: E402
 
-DATA_DIR = os.environ.get("SPARK_MATH_DATA_DIR")
-needs_data = pytest.mark.skipif(not DATA_DIR, reason="set SPARK_MATH_DATA_DIR=../shared/datasets")
-
-BASE_TASKS = [
-    "spark_gsm8k",
-    "spark_math500",
-    "spark_aime24",
-    "spark_aime25",
-    "spark_amc23",
-    "spark_olympiadbench",
-    "spark_lineq",
-    "spark_gsm8k_fewshot",
-    "spark_math500_fewshot",
-]
+CORE_TASKS = yaml.safe_load((TASKS_DIR / "spark_core.yaml").read_text(encoding="utf-8"))["task"]
+OTHER_TASKS = ["spark_lineq", "spark_gsm8k_fewshot", "spark_math500_fewshot"]
+BASE_TASKS = [*CORE_TASKS, *OTHER_TASKS]
 SAMPLED = {"spark_aime24", "spark_aime25", "spark_amc23"}
 
 
@@ -101,11 +91,10 @@ def test_majority_groups_equivalent_answers():
     }
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_gold_answers_score_one_on_every_task(task_manager):
-    core = BASE_TASKS[:6]
-    out = evaluate(task_manager, ["spark_core", *BASE_TASKS[6:]], mode="gold")
-    assert out["group_subtasks"]["spark_core"] == core
+    out = evaluate(task_manager, ["spark_core", *OTHER_TASKS], mode="gold")
+    assert out["group_subtasks"]["spark_core"] == CORE_TASKS
     for task in BASE_TASKS:
         metrics = out["results"][task]
         assert metrics["exact_match,grader"] == 1.0, task
@@ -117,7 +106,7 @@ def test_gold_answers_score_one_on_every_task(task_manager):
     assert sizes == {"spark_gsm8k": 1319, "spark_math500": 500}
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_garbage_scores_zero_and_logs_the_reason(task_manager):
     out = evaluate(task_manager, BASE_TASKS, limit=5, mode="garbage")
     for task in BASE_TASKS:
@@ -127,7 +116,7 @@ def test_garbage_scores_zero_and_logs_the_reason(task_manager):
     assert verdict == {"correct": False, "extracted": None, "reason": "no-answer", "group": None}
 
 
-@needs_data
+@pytest.mark.needs_data
 @pytest.mark.parametrize(
     ("fraction", "expected"),
     [
@@ -148,7 +137,7 @@ def test_k_sample_metrics(task_manager, fraction, expected):
     assert out["configs"]["spark_aime24"]["generation_kwargs"]["temperature"] == 0.6
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_k_variant_and_group_stderr(task_manager):
     out = lm_eval.simple_evaluate(
         model=OracleLM(mode="mixed", correct_fraction=0.25),
@@ -194,7 +183,7 @@ def test_startup_hook_registers_tasks_and_keeps_builtin_models():
     assert "'spark_gsm8k'" in proc.stdout, proc.stderr
 
 
-@needs_data
+@pytest.mark.needs_data
 @needs_plugin
 def test_python_api_finds_spark_tasks_without_a_task_manager():
     """`simple_evaluate(tasks=["spark_gsm8k"])` builds lm-eval's own TaskManager: the hook must
@@ -208,7 +197,7 @@ def test_python_api_finds_spark_tasks_without_a_task_manager():
     assert "'exact_match,grader': 1.0" in proc.stdout
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_lm_eval_cli_with_tiny_hf_model(tiny_model_dir, tmp_path):
     """The README's offline smoke run: real lm_eval CLI, real hf backend, a tiny random model."""
     proc = subprocess.run(

@@ -6,7 +6,6 @@ import csv
 import importlib.util
 import io
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from spark_math.cli import leaderboard as leaderboard_cli
 from spark_math.leaderboard import LeaderboardError, leaderboard, render
 from spark_math.leaderboard.reported import load_reported
 from spark_math.leaderboard.results import load_run, split_task
+from spark_math.probes import report as probe_report
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTED = ROOT / "baselines" / "reported.yaml"
@@ -36,8 +36,10 @@ def results_file(
     date: float = 1_790_000_000.0,
     run_name: str | None = None,
     counts: dict[str, int] | None = None,
+    samples: dict[str, list[dict]] | None = None,
 ) -> Path:
-    """An lm-eval results file as `lm_eval --output_path` writes it (the keys we read)."""
+    """An lm-eval results file as `lm_eval --output_path` writes it (the keys we read), with
+    `samples_<task>_<stamp>.jsonl` files beside it as `--log_samples` writes them."""
     metadata = {"spark_run_name": run_name} if run_name else {}
     configs = {
         task: {**(SAMPLED if any("avg@" in k for k in metrics) else GREEDY), "metadata": metadata}
@@ -56,6 +58,10 @@ def results_file(
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(body), encoding="utf-8")
+    stamp = path.stem.removeprefix("results_")
+    for task, records in (samples or {}).items():
+        lines = "".join(json.dumps({"filter": "grader", **r}) + "\n" for r in records)
+        path.with_name(f"samples_{task}_{stamp}.jsonl").write_text(lines, encoding="utf-8")
     return path
 
 
@@ -192,6 +198,52 @@ def test_probes_pair_with_the_plain_task_of_their_own_run(tmp_path):
     assert [c.column for c in board.conflicts] == ["gsm8k exact_match"]
 
 
+def test_probe_gains_are_paired_from_samples_as_in_the_probes_report(tmp_path):
+    """Plain: p0 and p1 solved, p2 and p3 not (50%). The plan covers p0 and p1 and solves p0
+    (50%): unpaired its gain is 0, paired -50. Subproblems: p0's chain is solved, p1's fails at
+    step 2 (SSR 50%, step accuracy 75%): unpaired 0, paired -50."""
+
+    def solved(pid: str, correct: bool) -> dict:
+        return {"doc": {"id": pid}, "exact_match": float(correct)}
+
+    def step(pid: str, n: int, correct: bool) -> dict:
+        doc = {"id": f"{pid}#{n}", "problem_id": pid}
+        return {"doc": doc, "exact_match": float(correct), "ssr": [pid, n, 2, [correct]]}
+
+    subproblems = {**em(0.75), "ssr,grader": 0.5, "first_fail_step,grader": 2.0}
+    results_file(
+        tmp_path / "results_2026.json",
+        {
+            "spark_gsm8k": em(0.5),
+            "spark_gsm8k_plan": em(0.5),
+            "spark_gsm8k_subproblems": subproblems,
+        },
+        samples={
+            "spark_gsm8k": [solved(f"p{i}", i < 2) for i in range(4)],
+            "spark_gsm8k_plan": [solved("p0", True), solved("p1", False)],
+            "spark_gsm8k_subproblems": [
+                step(p, n, p == "p0" or n == 1) for p in ("p0", "p1") for n in (1, 2)
+            ],
+        },
+    )
+    board = leaderboard([tmp_path])
+    row = board.rows.iloc[0]
+    assert (row["Δplan"], row["Δsubproblems"]) == (pytest.approx(-50.0), pytest.approx(-50.0))
+    cell = board.cells.set_index("axis").loc["subproblems"]
+    assert (cell["metric"], cell["value"], cell["plain"], cell["paired"]) == ("ssr", 50, 50, True)
+    probes = md_row(render(board, "md").split("### Probe-axis gains")[1], "org/model")
+    assert probes[1:5] == ["gsm8k exact_match", "50.0 ± 1.0", "50.0 (-50.0)", "50.0 (-50.0)"]
+    (run,) = probe_report.find_runs(tmp_path)
+    report = {line.probe: 100 * line.gain for line in probe_report.lines(run)}
+    assert report == {"plan": row["Δplan"], "subproblems": row["Δsubproblems"]}
+
+    for path in tmp_path.glob("samples_*.jsonl"):
+        path.unlink()
+    unpaired = leaderboard([tmp_path])
+    assert (unpaired.rows.iloc[0]["Δplan"], unpaired.rows.iloc[0]["Δsubproblems"]) == (0.0, 0.0)
+    assert not unpaired.cells["paired"].dropna().any()
+
+
 def test_files_that_are_not_lm_eval_results_get_an_error_naming_them(tmp_path):
     samples = tmp_path / "samples_spark_gsm8k_2026.jsonl"
     samples.write_text('{"doc_id": 0}\n{"doc_id": 1}\n')
@@ -301,12 +353,7 @@ def _regression_module():
     return module
 
 
-needs_data = pytest.mark.skipif(
-    not os.environ.get("SPARK_MATH_DATA_DIR"), reason="set SPARK_MATH_DATA_DIR=../shared/datasets"
-)
-
-
-@needs_data
+@pytest.mark.needs_data
 def test_leaderboard_of_tiny_model_and_replayed_runs_writes_markdown_and_png(
     tmp_path, tiny_model_dir
 ):

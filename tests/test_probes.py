@@ -21,11 +21,12 @@ from spark_math.cli.probes import app
 from spark_math.data import DataError, load_rows
 from spark_math.harness_tasks import probe_hooks
 from spark_math.harness_tasks.probes import _generate
+from spark_math.leaderboard import leaderboard
+from spark_math.models.oracle import OracleLM
 from spark_math.probes import find_leak, load, verify
+from spark_math.probes import report as probe_report
 from spark_math.probes.schema import read_file
 
-DATA_DIR = os.environ.get("SPARK_MATH_DATA_DIR")
-needs_data = pytest.mark.skipif(not DATA_DIR, reason="set SPARK_MATH_DATA_DIR=../shared/datasets")
 PROBE_TASKS = [f"spark_{b}_{p}" for b in _generate.BENCHES for p in _generate.PROBES]
 PLAIN_TASKS = [f"spark_{b}" for b in _generate.BENCHES]
 runner = CliRunner()
@@ -94,8 +95,6 @@ def test_probe_task_files_match_generator() -> None:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Reference annotations of GSM8K test, MATH-500 and AIME 2024, built through the CLI."""
-    if not DATA_DIR:
-        pytest.skip("set SPARK_MATH_DATA_DIR=../shared/datasets")
     out = tmp_path_factory.mktemp("probes")
     result = cli(
         "build", "--bench", "gsm8k", "--bench", "math500", "--bench", "aime24", "--out", str(out)
@@ -105,7 +104,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_reference_build_is_deterministic_and_leak_free(built: Path, tmp_path: Path) -> None:
     result = cli("build", "--bench", "gsm8k", "--bench", "math500", "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
@@ -140,7 +139,7 @@ def test_reference_build_is_deterministic_and_leak_free(built: Path, tmp_path: P
         assert note["total_steps"] > len(note["hints"])  # the answer step is never shown
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_tasks_refuse_a_leaking_file_and_build_missing_ones(
     built: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -164,7 +163,7 @@ def test_tasks_refuse_a_leaking_file_and_build_missing_ones(
     assert rows == read_file(built / "gsm8k/hints.jsonl")
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_long_prompts_are_reported_when_a_task_loads(
     built: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -209,7 +208,7 @@ def _sparkle_rows(rows: list[dict]) -> list[dict]:
     ]
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_sparkle_import_from_a_local_file(tmp_path: Path) -> None:
     source = tmp_path / "sparkle_gsm8k.jsonl"
     rows = _sparkle_rows(load_rows("gsm8k"))
@@ -285,7 +284,7 @@ def _canned(rows: list[dict]):
     return answer
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_gemini_annotator_against_the_fake_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -352,19 +351,37 @@ def test_gemini_annotator_against_the_fake_server(
     assert verify(out) == []
 
 
-def _oracle_run(out: Path) -> dict:
-    """spark-oracle on every probe task in this process; results files as lm_eval writes them."""
+class PickyOracle(OracleLM):
+    """spark-oracle answering the gold on a different set of GSM8K problems per task."""
+
+    def _respond(self, request: Any) -> str:
+        doc, task = request.doc, request.task_name
+        n = int(doc.get("problem_id", doc["id"]).removeprefix("test-"))
+        if task.endswith("_subproblems"):  # odd problems' chains; the others fail the last step
+            solves = n % 2 == 1 or doc["step"] < doc["n_steps"]
+        else:
+            solves = {
+                "spark_gsm8k": n < 20,
+                "spark_gsm8k_plan": n % 3 == 0,
+                "spark_gsm8k_knowledge": n % 4 == 0,
+            }[task]
+        self.mode = "gold" if solves else "garbage"
+        return super()._respond(request)
+
+
+def _oracle_run(out: Path, model: OracleLM | None = None, tasks: list[str] | None = None) -> dict:
+    """spark-oracle (on every probe task by default) in this process; results files as lm_eval
+    writes them."""
     lm_eval = pytest.importorskip("lm_eval")
     from lm_eval.loggers import EvaluationTracker
     from lm_eval.tasks import TaskManager
 
     from spark_math.harness_tasks import TASKS_DIR
-    from spark_math.models.oracle import OracleLM
 
     tracker = EvaluationTracker(output_path=str(out))
     results = lm_eval.simple_evaluate(
-        model=OracleLM(),
-        tasks=["spark_probes", *PLAIN_TASKS],
+        model=model or OracleLM(),
+        tasks=tasks or ["spark_probes", *PLAIN_TASKS],
         task_manager=TaskManager(include_path=str(TASKS_DIR), include_defaults=False),
         limit=60,
         log_samples=True,
@@ -391,7 +408,7 @@ def _report(results: Path, *args: str) -> Any:
     return runner.invoke(app, ["report", str(results), *args])
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_oracle_scores_one_on_every_probe_task_and_report(
     built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -424,7 +441,40 @@ def test_oracle_scores_one_on_every_probe_task_and_report(
     assert all(not line["paired"] and line["gain"] == 0.0 for line in model["lines"])
 
 
-@needs_data
+@pytest.mark.needs_data
+def test_leaderboard_and_report_agree_on_paired_gains(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One lm-eval run of GSM8K and three probes: the leaderboard's `Δ<axis>` is the report's
+    paired gain. The plan covers the plain task's 60 problems, so pairing changes nothing; the
+    knowledge probe and the subproblem chains cover other problems, so it does."""
+    monkeypatch.setenv("SPARK_MATH_PROBES_DIR", str(built))
+    tasks = ["spark_gsm8k", *(f"spark_gsm8k_{p}" for p in ("plan", "knowledge", "subproblems"))]
+    results = _oracle_run(tmp_path / "picky", PickyOracle(), tasks)["results"]
+    (run,) = probe_report.find_runs(tmp_path / "picky")
+    report = {line.probe: line for line in probe_report.lines(run)}
+    board = leaderboard([tmp_path / "picky"])
+    assert set(report) == set(board.axes) == {"plan", "knowledge", "subproblems"}
+    (row,) = board.rows.to_dict("records")
+    plain = results["spark_gsm8k"]["exact_match,grader"]
+    changed = set()
+    for probe, line in report.items():
+        assert line.paired and row[f"Δ{probe}"] == pytest.approx(100 * line.gain), probe
+        metrics = results[f"spark_gsm8k_{probe}"]
+        score = metrics["ssr,grader" if probe == "subproblems" else "exact_match,grader"]
+        if abs(line.gain - (score - plain)) > 0.05:
+            changed.add(probe)
+    assert changed == {"knowledge", "subproblems"}
+    cell = board.cells.set_index("axis").loc["subproblems"]
+    assert cell["metric"] == "ssr" and cell["value"] == pytest.approx(
+        100 * report["subproblems"].score
+    )
+    assert report["subproblems"].score == pytest.approx(
+        results["spark_gsm8k_subproblems"]["ssr,grader"]
+    )
+
+
+@pytest.mark.needs_data
 def test_tiny_model_runs_every_probe_task_and_truncation_is_caught(
     built: Path, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
@@ -456,4 +506,5 @@ def test_tiny_model_runs_every_probe_task_and_truncation_is_caught(
     cut = re.findall(r"TRUNCATED: \d+ of \d+ (\w+) prompts exceed .* = 508 tokens", report.output)
     assert cut and "spark_aime24_plan" in cut and not any("gsm8k" in t for t in cut)
     allowed = _report(tmp_path / "tiny", "--allow-truncated")
-    assert allowed.exit_code == 0 and "hf: " in allowed.output and "hint75" in allowed.output
+    assert allowed.exit_code == 0 and "hint75" in allowed.output
+    assert tiny_model_dir.name in allowed.output  # the run is named after its `pretrained`

@@ -28,7 +28,6 @@ from spark_math.models.oracle import OracleLM
 from spark_math.models.replay import ReplayError, ReplayLM
 
 DATA_DIR = os.environ.get("SPARK_MATH_DATA_DIR")
-needs_data = pytest.mark.skipif(not DATA_DIR, reason="set SPARK_MATH_DATA_DIR=../shared/datasets")
 LM_EVAL = shutil.which("lm_eval", path=str(Path(sys.executable).parent)) or "lm_eval"
 LM_EVAL_TASKS = Path(lm_eval.tasks.__file__).parent
 SPARK_TASKS = ["spark_math500", "spark_aime24"]
@@ -90,7 +89,7 @@ def replay_log(
     return caplog
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_replay_through_lm_eval_cli_reproduces_the_run(
     oracle_run: tuple[Path, dict], tmp_path: Path
 ) -> None:
@@ -114,7 +113,7 @@ def test_replay_through_lm_eval_cli_reproduces_the_run(
     assert scores(original, "spark_aime24")["avg@8,grader"] == 0.5  # a mixed run, not all equal
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_replay_falls_back_to_prompt_text(
     oracle_run: tuple[Path, dict], tmp_path: Path, replay_log: pytest.LogCaptureFixture
 ) -> None:
@@ -133,7 +132,7 @@ def test_replay_falls_back_to_prompt_text(
     assert "0 matched by task and doc id, 6 by prompt text" in replay_log.text
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_replay_of_a_chat_templated_run(tmp_path: Path, replay_log: pytest.LogCaptureFixture):
     task = ["spark_math500"]
     original = evaluate(
@@ -153,7 +152,7 @@ def test_replay_of_a_chat_templated_run(tmp_path: Path, replay_log: pytest.LogCa
     assert "0 matched by task and doc id, 3 by prompt text" in replay_log.text
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_missing_recordings_reported_once(
     oracle_run: tuple[Path, dict], tmp_path: Path, replay_log: pytest.LogCaptureFixture
 ) -> None:
@@ -343,7 +342,7 @@ def test_rescore_malformed_input(tmp_path: Path, content: str, message: str) -> 
     assert f"error: {path}{message}" in run.output
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_plain_lm_eval_against_fake_gemini_scores_gold(tmp_path: Path) -> None:
     pytest.importorskip("google.genai")
     from fake_gemini import FakeGemini, gold_answers

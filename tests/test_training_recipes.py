@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -20,11 +19,6 @@ from spark_math.training.formats import FORMATS
 from spark_math.training.recipes import DataSpec, RecipeError, load_recipe, parse_value
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
-
-
-needs_data = pytest.mark.skipif(
-    not os.environ.get("SPARK_MATH_DATA_DIR"), reason="set SPARK_MATH_DATA_DIR=../shared/datasets"
-)
 
 
 def test_every_shipped_recipe_loads():
@@ -80,7 +74,7 @@ def test_invalid_recipes_say_why(tmp_path, text, trainer, message):
         load_recipe(path, trainer)
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_math_train_never_holds_math500_problems():
     from spark_math.data import load_rows
 
@@ -92,7 +86,7 @@ def test_math_train_never_holds_math500_problems():
         load_problems(DataSpec(source="math", split="test"))
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_gsm8k_sft_and_grpo_rows():
     rows = load_problems(DataSpec(source="gsm8k", limit=3, shuffle_seed=1))
     assert len(rows) == 3 and rows[0]["task"] == "gsm8k"

@@ -7,7 +7,7 @@ import math
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -15,7 +15,9 @@ from rich.table import Table
 
 from ..data import DataError
 from ..probes import ANNOTATOR_KINDS, BENCHES, ENV_VAR, annotations, probes_dir, verify, write
-from ..probes import report as probe_report
+
+if TYPE_CHECKING:
+    from ..probes.report import Line
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -138,8 +140,9 @@ def verify_command(
     typer.echo(f"{probes_dir(directory)}: all annotation files ok")
 
 
-def _finite(record: dict) -> dict:
-    """NaN (no failing chain, no common problem) as null: JSON has no NaN."""
+def _record(line: Line) -> dict:
+    """A report line as JSON-ready data; NaN (no failing chain, no common problem) as null."""
+    record = {"bench": line.bench, "probe": line.probe} | vars(line) | {"gain": line.gain}
     return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in record.items()}
 
 
@@ -158,9 +161,12 @@ def report(
     ] = False,
 ) -> None:
     """Per model: each probe's score, the plain task's on the same problems, and the gain."""
+    from ..leaderboard import LeaderboardError
+    from ..probes import report as probe_report
+
     try:
         runs = probe_report.find_runs(results_dir)
-    except DataError as exc:
+    except LeaderboardError as exc:
         _fail(str(exc))
     console = Console(width=None if sys.stdout.isatty() else 120)  # files and pipes: no wrapping
     dump, cut = [], 0
@@ -173,7 +179,7 @@ def report(
             dump.append(
                 {
                     "model": run.model,
-                    "lines": [_finite(line.__dict__ | {"gain": line.gain}) for line in lines],
+                    "lines": [_record(line) for line in lines],
                     "truncated": None if checked is None else {t: c[0] for t, c in checked.items()},
                 }
             )

@@ -3,8 +3,9 @@
     board = leaderboard([Path("out/baselines")], reported=Path("baselines/reported.yaml"))
     print(render(board, "md"))
 
-`results` reads runs, `reported` the published scores, `table` builds the tables (pandas),
-`render` writes md/csv/json (tabulate) and `plot` a PNG (matplotlib).
+`results` reads runs, `gains` computes probe gains (shared with `spark-math probes report`),
+`reported` reads the published scores, `table` builds the tables (pandas), `render` writes
+md/csv/json (tabulate) and `plot` a PNG (matplotlib).
 """
 
 from __future__ import annotations

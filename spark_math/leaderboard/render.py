@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
+from .gains import plain_task
 from .results import Run
 from .table import REPORTED, Leaderboard, stamp_to_date
 
@@ -79,14 +80,16 @@ def main_table(board: Leaderboard) -> pd.DataFrame:
 
 
 def probe_table(board: Leaderboard) -> pd.DataFrame:
-    """Probe scores with their gain over the plain task: one line per model and benchmark."""
+    """Probe scores with their gain over the plain task: one line per model and plain task."""
     probes = board.cells[board.cells["axis"] != ""]
+    plain = board.cells[board.cells["axis"] == ""].drop_duplicates(["row", "task"], keep="last")
+    columns = plain.set_index(["row", "task"])["column"]
     lines = []
-    for (row, bench, metric), group in probes.groupby(["row", "benchmark", "metric"], sort=False):
+    for (row, task), group in probes.groupby(["row", probes["task"].map(plain_task)], sort=False):
         first = group.iloc[0]
         line = {
             "model": row,
-            "task": f"{bench} {metric}",
+            "task": columns.get((row, task), task),
             "plain": cell_text(first["plain"], first["plain_stderr"]),
         }
         for axis in board.axes:
@@ -151,12 +154,18 @@ def markdown(board: Leaderboard) -> str:
     if board.baseline:
         notes.append(f"In parentheses: percentage points against `{board.baseline}`.")
     if board.axes:
-        notes.append("`Δ<axis>`: mean gain of the probe over the plain task, in points.")
+        notes.append(
+            "`Δ<axis>`: mean gain of the probe over the plain task, in points; paired (both "
+            "scored on the problems both scored) when the run logged samples of both. The "
+            "subproblems probe scores SSR, the share of problems whose whole chain is solved."
+        )
     if any(board.rows["type"] == REPORTED):
         notes.append("Rows marked *reported* are published numbers, not measured here.")
     out += [" ".join(notes), ""]
     if board.axes:
-        out += ["### Probe-axis gains", "", "Probe score (gain over the plain task).", ""]
+        out += ["### Probe-axis gains", "", "Probe score (gain over the plain task). A paired "
+                "gain is over the problems both tasks scored, so it can differ from the probe "
+                "score minus `plain`.", ""]  # fmt: skip
         out += [_md(probe_table(board)), ""]
     if board.conflicts:
         out += ["### Conflicting runs", "", "Cells marked ⚠ come from runs that disagree; "
@@ -187,7 +196,7 @@ def to_csv(board: Leaderboard) -> str:
     cells = board.cells.rename(columns={"row": "model", "model": "model_name"})
     columns = [
         "model", "type", "source", "benchmark", "axis", "metric", "value", "stderr", "n",
-        "delta", "plain", "gain", "conflict", "decoding",
+        "delta", "plain", "gain", "paired", "conflict", "decoding",
     ]  # fmt: skip
     return cells[columns].to_csv(index=False, float_format="%.4f")
 

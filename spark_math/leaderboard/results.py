@@ -1,8 +1,11 @@
 """Read lm-eval results files (`results_<date>.json`) into runs with one headline score per task.
 
-A task's headline metric is `avg@k` when it drew k samples, else `exact_match`, else the first
-metric it reports; the `grader` filter (the spark tasks') is preferred over others. Scores are
-kept in percent. Group entries (`spark_core`) are skipped: the leaderboard averages by itself.
+A task's headline metric is `ssr` for a probe's subproblems (`spark_<bench>_subproblems`: the
+share of problems whose whole chain is solved), else `avg@k` when it drew k samples, else
+`exact_match`, else the first metric it reports; the `grader` filter (the spark tasks') is
+preferred over others. Scores are kept in percent. Group entries (`spark_core`) are skipped: the
+leaderboard averages by itself. A run also keeps the file's raw metrics and task configs, and the
+samples files (`samples_<task>_<date>.jsonl`, written with `--log_samples`) found beside it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from lm_eval.utils import simple_parse_args_string
 
 from ..baselines.runner import RUN_NAME_KEY
 
@@ -43,12 +48,15 @@ class TaskScore:
 
 @dataclass(frozen=True)
 class Run:
-    """One lm-eval results file."""
+    """One lm-eval results file: provenance, headline scores, and per task (groups included) the
+    raw `results` metrics, the `configs` and the samples file when there is one."""
 
     path: Path
     model: str
     backend: str
     model_args: str
+    args: dict[str, Any]  # model_args parsed
+    max_length: int | None
     date: datetime | None
     lm_eval_version: str | None
     git_hash: str | None
@@ -56,6 +64,9 @@ class Run:
     chat_template: str | None
     limit: float | None
     scores: tuple[TaskScore, ...]
+    results: dict[str, dict[str, Any]]
+    configs: dict[str, dict[str, Any]]
+    samples: dict[str, Path]
 
     @property
     def decoding(self) -> str:
@@ -111,23 +122,29 @@ def load_run(path: Path) -> Run:
         )
     groups = {g for g, subtasks in (data.get("group_subtasks") or {}).items() if subtasks}
     groups |= set(data.get("groups") or {})
-    configs = data.get("configs") or {}
+    tasks = {task: metrics for task, metrics in results.items() if task not in groups}
+    if not any(map(headline_key, tasks.values())):
+        raise LeaderboardError(f"{path}: an lm-eval results file without any task score")
+    configs = {task: cfg or {} for task, cfg in (data.get("configs") or {}).items()}
     counts = data.get("n-samples") or {}
     scores = tuple(
         score
-        for task, metrics in results.items()
-        if task not in groups
-        for score in [_headline(task, metrics, configs.get(task) or {}, counts.get(task))]
+        for task, metrics in tasks.items()
+        for score in [_headline(task, metrics, configs.get(task, {}), counts.get(task))]
         if score is not None
     )
-    if not scores:
-        raise LeaderboardError(f"{path}: an lm-eval results file without any task score")
     config = data["config"]
+    args = _parse_args(config.get("model_args"))
+    stamp = path.stem.removeprefix("results_")
+    samples = [(task, path.with_name(f"samples_{task}_{stamp}.jsonl")) for task in results]
+    max_length = data.get("max_length")
     return Run(
         path=path,
-        model=_run_name(config, configs),
+        model=_run_name(config, configs, args),
         backend=str(config.get("model", "?")),
         model_args=_args_text(config.get("model_args")),
+        args=args,
+        max_length=max_length if isinstance(max_length, int) else None,
         date=_date(data.get("date")),
         lm_eval_version=data.get("lm_eval_version"),
         git_hash=data.get("git_hash"),
@@ -135,6 +152,9 @@ def load_run(path: Path) -> Run:
         chat_template=_template(data.get("chat_template"), data.get("chat_template_sha")),
         limit=config.get("limit"),
         scores=scores,
+        results=results,
+        configs=configs,
+        samples={task: file for task, file in samples if file.is_file()},
     )
 
 
@@ -156,21 +176,26 @@ def _template(template: Any, sha: Any) -> str | None:
 def _metadata(configs: dict[str, Any]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for cfg in configs.values():
-        merged.update((cfg or {}).get("metadata") or {})
+        merged.update(cfg.get("metadata") or {})
     return merged
 
 
-def _run_name(config: dict[str, Any], configs: dict[str, Any]) -> str:
+def _run_name(config: dict[str, Any], configs: dict[str, Any], args: dict[str, Any]) -> str:
     if name := _metadata(configs).get(RUN_NAME_KEY):
         return str(name)
-    args = config.get("model_args")
-    if isinstance(args, dict):
-        for key in NAME_KEYS:
-            if args.get(key):
-                return str(args[key])
+    for key in NAME_KEYS:
+        if args.get(key):
+            return str(args[key])
     backend = str(config.get("model", "?"))
-    text = _args_text(args)
+    text = _args_text(config.get("model_args"))
     return f"{backend}({text})" if text else backend
+
+
+def _parse_args(args: Any) -> dict[str, Any]:
+    """model_args as a dict: lm-eval records the command line's `k=v,...` string as given."""
+    if isinstance(args, dict):
+        return args
+    return simple_parse_args_string(args) if isinstance(args, str) else {}
 
 
 def _args_text(args: Any) -> str:
@@ -179,36 +204,47 @@ def _args_text(args: Any) -> str:
     return str(args or "")
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if value == value else None  # NaN is no score
+    return float(value) if _is_number(value) and value == value else None  # NaN is no score
+
+
+def headline_key(metrics: dict[str, Any], ssr: bool = False) -> str | None:
+    """The `metric,filter` key of a task's headline score: `ssr` when asked (subproblems tasks),
+    else avg@k, exact_match, then any; the `grader` filter first. None when it has no metric."""
+    candidates = []
+    for key, value in metrics.items():
+        metric, _, filter_name = key.partition(",")
+        if not filter_name or metric.endswith("_stderr") or not _is_number(value):
+            continue
+        if ssr and metric != "ssr":
+            continue
+        rank = 0 if _AVG.match(metric) else 1 if metric == "exact_match" else 2
+        candidates.append((rank, filter_name not in {"grader", "none"}, metric, filter_name))
+    return ",".join(min(candidates)[2:]) if candidates else None
 
 
 def _headline(
     task: str, metrics: dict[str, Any], config: dict[str, Any], count: Any
 ) -> TaskScore | None:
-    """The task's headline metric (avg@k, exact_match, then any), `grader` filter first."""
-    candidates = []
-    for key, value in metrics.items():
-        metric, _, filter_name = key.partition(",")
-        if not filter_name or metric.endswith("_stderr") or _number(value) is None:
-            continue
-        rank = 0 if _AVG.match(metric) else 1 if metric == "exact_match" else 2
-        candidates.append((rank, filter_name not in {"grader", "none"}, metric, filter_name))
-    if not candidates:
-        return None
-    _, _, metric, filter_name = min(candidates)
-    stderr = _number(metrics.get(f"{metric}_stderr,{filter_name}"))
-    label = metric if filter_name in {"grader", "none"} else f"{metric},{filter_name}"
+    """The task's headline score; None when it has none (SSR without a complete chain is NaN)."""
     benchmark, axis = split_task(task)
+    key = headline_key(metrics, ssr=axis == "subproblems")
+    if key is None or _number(metrics[key]) is None:
+        return None
+    metric, _, filter_name = key.partition(",")
+    stderr = _number(metrics.get(f"{metric}_stderr,{filter_name}"))
+    label = metric if filter_name in {"grader", "none"} else key
     effective = count.get("effective") if isinstance(count, dict) else None
     return TaskScore(
         task=task,
         benchmark=benchmark,
         axis=axis,
         metric=label,
-        value=100 * float(metrics[f"{metric},{filter_name}"]),
+        value=100 * float(metrics[key]),
         stderr=None if stderr is None else 100 * stderr,
         n=int(effective) if isinstance(effective, int | float) else None,
         decoding=describe_decoding(config),

@@ -3,8 +3,10 @@
 Columns are (benchmark, metric) pairs, so a greedy `exact_match` never shares a column with an
 `avg@8`. Runs of the same model on the same column that disagree (value, sample count or
 decoding) are flagged as conflicts and the latest run is shown; nothing is averaged across runs.
-Probe tasks (`spark_<bench>_plan`, ...) are not columns: their gain over the plain task of the
-same model and metric (of the same run when it has one) is reported per axis.
+Probe tasks (`spark_<bench>_plan`, ...) are not columns: their gain over the plain task
+(`spark_<bench>`) of the same model is reported per axis. When the probe's run has the plain task,
+the gain is `gains.probe_gains`' (paired from samples when both tasks logged them); else it is the
+difference with the plain task's cell shown.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
+from .gains import plain_task, probe_gains
 from .reported import ReportedRow, Source
 from .results import PROBE_AXES, LeaderboardError, Run
 
@@ -22,8 +25,8 @@ MEASURED, REPORTED = "measured", "reported"
 NAN = float("nan")
 BENCH_ORDER = ("gsm8k", "math500", "math", "aime24", "aime25", "amc23", "olympiadbench", "lineq")
 CELL_COLUMNS = [
-    "row", "model", "type", "source", "date", "benchmark", "axis", "metric",
-    "value", "stderr", "n", "decoding",
+    "row", "model", "type", "source", "date", "task", "benchmark", "axis", "metric",
+    "value", "stderr", "n", "decoding", "gain", "paired",
 ]  # fmt: skip
 
 
@@ -52,9 +55,10 @@ class Leaderboard:
     """The built tables, ready to render.
 
     `cells`: one line per shown cell (plain and probe) with its `column`, `delta` against the
-    baseline (plain cells), `conflict` flag, and for probe cells the `plain` score it pairs
-    with (`plain_stderr`) and its `gain` over it. `rows`: one line per model in display order
-    with `type`, `source`, `avg`, `tasks`, `avg_delta` and `Δ<axis>`, the mean gain per axis.
+    baseline (plain cells), `conflict` flag, and for probe cells the plain task's score
+    (`plain`, `plain_stderr`) and the `gain` over it, `paired` when computed problem by
+    problem. `rows`: one line per model in display order with `type`, `source`, `avg`, `tasks`,
+    `avg_delta` and `Δ<axis>`, the mean gain per axis.
     """
 
     cells: pd.DataFrame
@@ -77,17 +81,22 @@ def build(
     records = [
         {
             "row": run.model, "model": run.model, "type": MEASURED, "source": str(run.path),
-            "date": run.date.timestamp() if run.date else NAN, "benchmark": s.benchmark,
-            "axis": s.axis, "metric": s.metric, "value": s.value, "stderr": s.stderr, "n": s.n,
-            "decoding": s.decoding,
+            "date": run.date.timestamp() if run.date else NAN, "task": s.task,
+            "benchmark": s.benchmark, "axis": s.axis, "metric": s.metric, "value": s.value,
+            "stderr": s.stderr, "n": s.n, "decoding": s.decoding,
+            "gain": NAN if gain is None or gain.gain is None else 100 * gain.gain,
+            "paired": gain is not None and gain.paired,
         }
         for run in runs
+        for gains in [probe_gains(run)]
         for s in run.scores
+        for gain in [gains.get(s.task)]
     ] + [
         {
             "row": f"{row.model} [reported]", "model": row.model, "type": REPORTED,
-            "source": row.source, "date": NAN, "benchmark": bench, "axis": "",
+            "source": row.source, "date": NAN, "task": "", "benchmark": bench, "axis": "",
             "metric": row.metric, "value": value, "stderr": None, "n": None, "decoding": "",
+            "gain": NAN, "paired": False,
         }
         for row in reported
         for bench, value in row.scores.items()
@@ -97,19 +106,19 @@ def build(
     cells = pd.DataFrame.from_records(records, columns=CELL_COLUMNS)
     cells["stderr"] = cells["stderr"].astype(float)
     cells["column"] = cells["benchmark"] + " " + cells["metric"]
-    same_run = ["row", "benchmark", "metric", "source"]
-    cells["plain"], cells["plain_stderr"] = _plain(cells, same_run)
+    cells["plain"], cells["plain_stderr"] = _plain(cells, ["source"])
     cells, conflicts = _resolve_conflicts(cells)
     base = _baseline_row(cells, baseline)
     cells["delta"] = _deltas(cells, base)
     # Probes pair with the plain task of their own run, else with the plain cell shown.
-    shown, shown_stderr = _plain(cells, ["row", "benchmark", "metric"])
-    unpaired = cells["plain"].isna()
-    cells.loc[unpaired, "plain_stderr"] = shown_stderr[unpaired]
-    cells.loc[unpaired, "plain"] = shown[unpaired]
+    shown, shown_stderr = _plain(cells, [])
+    elsewhere = cells["plain"].isna()
+    cells.loc[elsewhere, "plain_stderr"] = shown_stderr[elsewhere]
+    cells.loc[elsewhere, "plain"] = shown[elsewhere]
     probe = cells["axis"] != ""
     cells[["plain", "plain_stderr"]] = cells[["plain", "plain_stderr"]].where(probe)
-    cells["gain"] = (cells["value"] - cells["plain"]).where(probe)
+    cells["gain"] = cells["gain"].mask(elsewhere, cells["value"] - cells["plain"]).where(probe)
+    cells["paired"] = cells["paired"].where(probe)
     plain = cells[cells["axis"] == ""]
     columns = sorted(plain["column"].unique(), key=lambda c: _column_key(plain, c))
     axes = [a for a in PROBE_AXES if a in set(cells["axis"])]
@@ -188,9 +197,12 @@ def _deltas(cells: pd.DataFrame, baseline: str | None) -> pd.Series:
 
 
 def _plain(cells: pd.DataFrame, keys: list[str]) -> tuple[pd.Series, pd.Series]:
-    """Value and stderr of the plain cell sharing each cell's `keys` (NaN where none does)."""
+    """Value and stderr of the cell of each cell's plain task in its row, sharing its `keys`
+    (NaN where there is none)."""
+    keys = ["row", "task", *keys]
     plain = cells[cells["axis"] == ""].drop_duplicates(keys, keep="last").set_index(keys)
-    found = plain[["value", "stderr"]].reindex(pd.MultiIndex.from_frame(cells[keys]))
+    wanted = cells[keys].assign(task=cells["task"].map(plain_task))
+    found = plain[["value", "stderr"]].reindex(pd.MultiIndex.from_frame(wanted))
     return (
         pd.Series(found["value"].to_numpy(), index=cells.index),
         pd.Series(found["stderr"].to_numpy(), index=cells.index),

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 import run_regression as regression
-
-needs_data = pytest.mark.skipif(
-    not os.environ.get("SPARK_MATH_DATA_DIR"), reason="set SPARK_MATH_DATA_DIR=../shared/datasets"
-)
 
 
 def test_compare_reports_every_kind_of_drift():
@@ -42,7 +37,7 @@ def test_recorded_inputs_are_small_and_cover_every_run_and_task():
         assert len(lines) == regression.LIMIT and set(lines[0]) == set(regression.KEPT)
 
 
-@needs_data
+@pytest.mark.needs_data
 def test_a_hand_edited_expectation_fails_with_a_table(tmp_path, capsys):
     expected = tmp_path / "expected.json"
     assert regression.main(["--update", "--expected", str(expected)]) == 0
