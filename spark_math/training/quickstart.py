@@ -61,8 +61,14 @@ GRPO: dict[str, Any] = {
         "num_generations": 8,
         "max_completion_length": 128,
         "temperature": 0.7,
-        "learning_rate": 3.0e-5,
-        "lr_scheduler_type": "constant",
+        # Small and annealed: at 3e-5 constant (or 1e-4) GRPO lowered greedy accuracy by 1 to 25
+        # points; see the README's tuning table.
+        "learning_rate": 1.0e-5,
+        "lr_scheduler_type": "cosine",
+        "warmup_steps": 5,
+        # Batch-scaled advantages: group scaling blows tiny `arithmetic` differences up to
+        # unit variance when every sample of a group gets the same correctness.
+        "scale_rewards": "batch",
         "beta": 0.0,
         "logging_steps": 1,
         "save_steps": 50,
