@@ -37,6 +37,16 @@ def test_train_and_test_sets_do_not_overlap(tmp_path):
     assert dataset["test"][0]["problem"] == test[0]["problem"]
 
 
+def test_stage_change_is_paired_on_the_problems_both_scored(tmp_path):
+    before = quickstart.Stage("SFT", "sft", tmp_path, solved={"1": True, "2": False, "3": False})
+    after = quickstart.Stage("GRPO", "grpo", tmp_path, solved={"1": False, "2": True, "3": True})
+    after.solved["4"] = True  # not scored before: not counted
+    assert after.change(before) == "+2 / -1 (p=1)"
+    before.solved = {str(i): False for i in range(10)}
+    after.solved = {str(i): True for i in range(10)}
+    assert after.change(before) == "+10 / -0 (p=0.002)"
+
+
 def test_quickstart_command_runs_the_whole_loop(tmp_path):
     import typer
     from typer.testing import CliRunner
@@ -58,3 +68,4 @@ def test_quickstart_command_runs_the_whole_loop(tmp_path):
     assert (out / "grpo" / "final" / "model.safetensors").is_file()
     assert (out / "grpo" / "curves.png").is_file()
     assert board.splitlines()[0] in result.output
+    assert all(len(r["solved"]) == 2 for r in rows) and "| SFT + GRPO | " in board

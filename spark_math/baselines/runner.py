@@ -18,10 +18,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import __version__
+from ..leaderboard.results import RUN_NAME_KEY, covered_tasks
 from .matrix import Entry
 
 RESULTS_DIR = Path("out/baselines")
-RUN_NAME_KEY = "spark_run_name"  # read back by spark_math.leaderboard.results
 TINY_NAME = "tiny-qwen2-seed0"
 
 
@@ -68,12 +68,7 @@ def output_dir(entry: Entry, results_dir: Path) -> Path:
 def finished(entry: Entry, results_dir: Path) -> Path | None:
     """The newest results file under the entry's folder that covers all its tasks and groups."""
     for path in sorted(output_dir(entry, results_dir).rglob("results*.json"), reverse=True):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            covered = set(data.get("results") or {}) | set(data.get("group_subtasks") or {})
-        except (OSError, ValueError, AttributeError):
-            continue
-        if set(entry.tasks) <= covered:
+        if set(entry.tasks) <= covered_tasks(path):
             return path
     return None
 

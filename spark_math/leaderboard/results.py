@@ -19,7 +19,7 @@ from typing import Any
 
 from lm_eval.utils import simple_parse_args_string
 
-from ..baselines.runner import RUN_NAME_KEY
+RUN_NAME_KEY = "spark_run_name"  # task metadata naming a baselines run (written by the runner)
 
 # lm-eval names a run after the first of these model_args (evaluation_tracker.py).
 NAME_KEYS = ("peft", "delta", "pretrained", "model", "path", "engine")
@@ -100,6 +100,16 @@ def find_results(paths: list[Path]) -> list[Path]:
         else:
             raise LeaderboardError(f"{path}: no such file or folder")
     return list({p.resolve(): p for p in found}.values())
+
+
+def covered_tasks(path: Path) -> set[str]:
+    """The tasks and groups a results file reports (empty for an unreadable or foreign file):
+    what a resumed run checks before it skips an entry."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return set(data.get("results") or {}) | set(data.get("group_subtasks") or {})
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return set()
 
 
 def load_run(path: Path) -> Run:

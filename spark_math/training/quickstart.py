@@ -1,6 +1,6 @@
 """`spark-math quickstart`: the whole training loop on a laptop CPU, offline, in ~10 minutes.
 
-1. Generate `lineq` systems (2 variables, coefficients in +-1..+-2, solutions in -5..5) and
+1. Generate `lineq` systems (2 variables, coefficients 1..3, solutions 0..5) and
    write each training problem with a worked solution (Cramer's rule: copy the coefficients,
    then one small arithmetic step at a time) to `data/train.jsonl`.
 2. Build a small Qwen2 model from scratch (~4M parameters) with a byte-level BPE tokenizer
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -233,9 +233,22 @@ class Stage:
     accuracy: float = 0.0
     stderr: float = 0.0
     eval_s: float = 0.0
+    solved: dict[str, bool] = field(default_factory=dict, repr=False)  # problem id -> right?
+
+    def change(self, before: Stage) -> str:
+        """Problems this stage newly solves and newly fails against `before`, with the exact
+        McNemar p-value (two-sided sign test on those discordant problems)."""
+        from scipy.stats import binomtest
+
+        common = self.solved.keys() & before.solved.keys()
+        fixed = sum(self.solved[i] and not before.solved[i] for i in common)
+        broken = sum(before.solved[i] and not self.solved[i] for i in common)
+        p = binomtest(fixed, fixed + broken).pvalue if fixed + broken else 1.0
+        return f"+{fixed} / -{broken} (p={p:.2g})"
 
 
 def _evaluate(stage: Stage, out: Path, limit: int | None) -> None:
+    from ..leaderboard.gains import read_samples
     from .export import evaluate
 
     started = time.monotonic()
@@ -252,11 +265,18 @@ def _evaluate(stage: Stage, out: Path, limit: int | None) -> None:
     stage.accuracy = results["exact_match,grader"]
     stage.stderr = results["exact_match_stderr,grader"]
     stage.eval_s = time.monotonic() - started
+    samples = max((out / "eval" / stage.key).rglob(f"samples_{TASK}_*.jsonl"))
+    stage.solved = {
+        s["doc"]["id"]: bool(s["exact_match"])
+        for s in read_samples(samples)
+        if s.get("filter") == "grader"
+    }
 
 
 def _train(trainer: str, settings: dict[str, Any], model: Path, out: Path, data: Path, steps: int):
-    """Train one stage on just the problems its steps consume (SFT and GRPO draw different
-    ones); return the final model folder."""
+    """Train one stage on at most as many problems as its steps consume, in its own shuffled
+    order (SFT's steps cover every training problem; GRPO's see a subset of them); return the
+    final model folder."""
     from .recipes import load_recipe
     from .train import train
 
@@ -279,13 +299,15 @@ def _train(trainer: str, settings: dict[str, Any], model: Path, out: Path, data:
 def leaderboard(stages: list[Stage], n: int, params: int, total_s: float) -> str:
     """The quickstart's Markdown table."""
     lines = [
-        f"| stage | {TASK} accuracy (n={n}) | train time | eval time |",
-        "|---|---|---|---|",
+        f"| stage | {TASK} accuracy (n={n}) | solved / lost vs the stage above | train time "
+        "| eval time |",
+        "|---|---|---|---|---|",
     ]
-    for s in stages:
+    for before, s in zip([None, *stages[:-1]], stages, strict=True):
         acc = f"{100 * s.accuracy:.1f}% ± {100 * s.stderr:.1f}"
+        change = s.change(before) if before else "-"
         train_time = f"{s.train_s:.0f} s" if s.train_s else "-"
-        lines.append(f"| {s.name} | {acc} | {train_time} | {s.eval_s:.0f} s |")
+        lines.append(f"| {s.name} | {acc} | {change} | {train_time} | {s.eval_s:.0f} s |")
     lines.append("")
     lines.append(
         f"Qwen2 from scratch, {params / 1e6:.2f}M parameters; greedy decoding; "
