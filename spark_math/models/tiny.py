@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from transformers import PretrainedConfig, PreTrainedTokenizerFast
 
 Arch = Literal["qwen2", "llama"]
@@ -113,8 +115,11 @@ def _corpus() -> list[str]:
     return lines
 
 
-def build_tokenizer() -> PreTrainedTokenizerFast:
-    """Train a Qwen2-style byte-level BPE (NFC, Qwen2 split regex, no BOS) and wrap it.
+def build_tokenizer(
+    corpus: Iterable[str] | None = None, model_max_length: int = CONTEXT_LENGTH
+) -> PreTrainedTokenizerFast:
+    """Train a Qwen2-style byte-level BPE (NFC, Qwen2 split regex, no BOS) on `corpus` (the
+    built-in maths text by default) and wrap it with the ChatML template.
 
     The normaliser and pre-tokeniser are exactly those ``Qwen2Tokenizer`` rebuilds on load, so
     ``AutoTokenizer`` reproduces the trained tokeniser for both architectures.
@@ -138,13 +143,13 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    backend.train_from_iterator(_corpus(), trainer=trainer)
+    backend.train_from_iterator(_corpus() if corpus is None else corpus, trainer=trainer)
     return PreTrainedTokenizerFast(
         tokenizer_object=backend,
         eos_token=IM_END,
         pad_token=ENDOFTEXT,
         additional_special_tokens=[IM_START, IM_END],
-        model_max_length=CONTEXT_LENGTH,
+        model_max_length=model_max_length,
         clean_up_tokenization_spaces=False,
         chat_template=CHAT_TEMPLATE,
     )

@@ -29,7 +29,6 @@ TEST_SEED, TRAIN_SEED = 20_260_001, 20_260_002
 N_TEST = 200
 N_TRAIN = 2_370  # nearly all such systems; those in the test set are then dropped
 
-VOCAB_SIZE = 1024
 MODEL_SIZE = {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4}
 
 SFT: dict[str, Any] = {
@@ -154,52 +153,16 @@ def build_model(path: Path, train_file: Path, seed: int = 0) -> int:
     """A from-scratch Qwen2 model and a BPE tokenizer trained on the training text; returns
     the parameter count."""
     import torch
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
-    from tokenizers.trainers import BpeTrainer
-    from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2Config
+    from transformers import GenerationConfig, Qwen2Config
     from transformers import Qwen2ForCausalLM as Model
 
     from ..harness_tasks.prompts import zero_shot
-
-    # Qwen2's pre-tokeniser (digits one by one): transformers rebuilds it when it loads a
-    # qwen2 tokenizer, so the BPE merges must be learnt under it.
-    from ..models.tiny import (
-        _SPLIT_REGEX,
-        CHAT_TEMPLATE,
-        ENDOFTEXT,
-        IM_END,
-        IM_START,
-        SPECIAL_TOKENS,
-    )
+    from ..models.tiny import ENDOFTEXT, IM_END, build_tokenizer
 
     rows = [json.loads(line) for line in train_file.read_text(encoding="utf-8").splitlines()]
     corpus = [text for row in rows[:3000] for text in (zero_shot(row), row["solution"])]
     corpus += ["system\nYou are a helpful assistant.", "user\n", "assistant\n"]
-    backend = Tokenizer(models.BPE())
-    backend.normalizer = normalizers.NFC()
-    backend.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(_SPLIT_REGEX), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    backend.decoder = decoders.ByteLevel()
-    trainer = BpeTrainer(
-        vocab_size=VOCAB_SIZE,
-        special_tokens=list(SPECIAL_TOKENS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    backend.train_from_iterator(corpus, trainer=trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        eos_token=IM_END,
-        pad_token=ENDOFTEXT,
-        additional_special_tokens=[IM_START, IM_END],
-        model_max_length=1024,
-        clean_up_tokenization_spaces=False,
-        chat_template=CHAT_TEMPLATE,
-    )
+    tokenizer = build_tokenizer(corpus, model_max_length=1024)
     eos, pad = tokenizer.convert_tokens_to_ids(IM_END), tokenizer.convert_tokens_to_ids(ENDOFTEXT)
     config = Qwen2Config(
         vocab_size=len(tokenizer),
