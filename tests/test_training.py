@@ -16,12 +16,24 @@ import pytest
 pytest.importorskip("trl")
 pytest.importorskip("peft")
 
+from spark_math.models.tiny import build_tokenizer
+from spark_math.training.data import prompt_text
 from spark_math.training.export import evaluate, export, is_adapter
+from spark_math.training.formats import get_format
 from spark_math.training.plot import plot_run, read_log
 from spark_math.training.recipes import load_recipe
 from spark_math.training.train import LOG_FILE, last_checkpoint, train
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+
+def test_prompt_text_opens_or_continues_the_assistant_turn():
+    tokenizer, r1 = build_tokenizer(), get_format("r1")
+    assert prompt_text(tokenizer, "Question: 2 + 2?") == "Question: 2 + 2?"
+    asked = prompt_text(tokenizer, r1.prompt("What is 2 + 2?"))
+    assert "What is 2 + 2?" in asked and asked.endswith("<|im_end|>\n<|im_start|>assistant\n")
+    scaffold = prompt_text(tokenizer, r1.prompt("What is 2 + 2?", scaffold="Two plus two"))
+    assert scaffold.endswith("<|im_start|>assistant\n<think>\nTwo plus two\n")
 
 
 def tiny_recipe(trainer: str, model: Path, out: Path, *overrides: str):

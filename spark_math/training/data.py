@@ -118,6 +118,21 @@ def hinted_rows(
     return out
 
 
+def prompt_text(tokenizer, prompt: Messages | str) -> str:
+    """A prompt as the model reads it: a conversation through the chat template, ending in the
+    assistant's turn, or continuing a prefilled assistant message (a stage-2 scaffold); plain
+    text as it is."""
+    if isinstance(prompt, str):
+        return prompt
+    prefilled = prompt[-1]["role"] == "assistant"
+    return tokenizer.apply_chat_template(
+        prompt,
+        tokenize=False,
+        add_generation_prompt=not prefilled,
+        continue_final_message=prefilled,
+    )
+
+
 def sample_completions(
     model: str, prompts: Sequence[Messages], gen: GenerateSpec
 ) -> list[list[str]]:
@@ -126,17 +141,7 @@ def sample_completions(
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model, padding_side="left")
-    texts = []
-    for messages in prompts:
-        prefilled = messages[-1]["role"] == "assistant"
-        texts.append(
-            tokenizer.apply_chat_template(
-                messages,
-                tokenize=False,
-                add_generation_prompt=not prefilled,
-                continue_final_message=prefilled,
-            )
-        )
+    texts = [prompt_text(tokenizer, messages) for messages in prompts]
     if _use_vllm(model):
         return _generate_vllm(model, texts, gen)
     return _generate_hf(model, tokenizer, texts, gen)

@@ -15,7 +15,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from .data import build_dataset
+from .data import build_dataset, prompt_text
 from .recipes import Recipe
 from .rewards import build_reward
 
@@ -71,17 +71,7 @@ class KLProbe:
         if self.path.exists():
             self.batch = torch.load(self.path)
             return
-        texts = [
-            tokenizer.apply_chat_template(
-                p,
-                tokenize=False,
-                add_generation_prompt=p[-1]["role"] != "assistant",
-                continue_final_message=p[-1]["role"] == "assistant",  # a prefilled scaffold
-            )
-            if isinstance(p, list)
-            else p
-            for p in prompts
-        ]
+        texts = [prompt_text(tokenizer, p) for p in prompts]
         side = tokenizer.padding_side
         tokenizer.padding_side = "left"
         enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
