@@ -17,6 +17,7 @@ from typing import Any
 from spark_math.data import lineq, load_rows
 from spark_math.grading import grade
 
+from .export import default_backend, has_gpu, is_adapter
 from .formats import AnswerFormat, Messages, get_format
 from .recipes import DataSpec, GenerateSpec, Recipe
 
@@ -148,14 +149,8 @@ def sample_completions(
 
 
 def _use_vllm(model: str) -> bool:
-    import importlib.util
-
-    import torch
-
-    adapter = (Path(model) / "adapter_config.json").exists()
-    return (
-        not adapter and torch.cuda.is_available() and importlib.util.find_spec("vllm") is not None
-    )
+    """vLLM on a GPU for a whole model folder or hub id; an adapter goes through peft."""
+    return not is_adapter(model) and has_gpu() and default_backend() == "vllm"
 
 
 def _generate_vllm(model: str, texts: list[str], gen: GenerateSpec) -> list[list[str]]:
@@ -172,7 +167,7 @@ def _generate_hf(model: str, tokenizer, texts: list[str], gen: GenerateSpec) -> 
     import torch
     from transformers import AutoModelForCausalLM
 
-    if (Path(model) / "adapter_config.json").exists():
+    if is_adapter(model):
         from peft import AutoPeftModelForCausalLM
 
         policy = AutoPeftModelForCausalLM.from_pretrained(model)

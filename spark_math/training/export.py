@@ -45,7 +45,8 @@ def default_backend() -> str:
     return "vllm" if importlib.util.find_spec("vllm") is not None else "hf"
 
 
-def _has_gpu() -> bool:
+def has_gpu() -> bool:
+    """Whether torch sees a CUDA device."""
     import torch
 
     return torch.cuda.is_available()
@@ -54,7 +55,7 @@ def _has_gpu() -> bool:
 def model_args(model_dir: str | Path, backend: str) -> dict[str, Any]:
     """lm-eval `model_args` for an exported folder (a base plus adapter for an adapter folder)."""
     model_dir = Path(model_dir).resolve()
-    dtype = "auto" if _has_gpu() else "float32"
+    dtype = "auto" if has_gpu() else "float32"
     if not is_adapter(model_dir):
         return {"pretrained": str(model_dir), "dtype": dtype}
     base = json.loads((model_dir / ADAPTER_CONFIG).read_text())["base_model_name_or_path"]
@@ -90,7 +91,7 @@ def evaluate(
         limit=limit,
         samples=samples,
         batch_size=batch_size,
-        device="cuda" if _has_gpu() else "cpu",
+        device="cuda" if has_gpu() else "cpu",
         apply_chat_template=True,
         gen_kwargs={"max_gen_toks": max_gen_toks} if max_gen_toks else None,
         log_samples=True,

@@ -16,6 +16,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from .data import build_dataset, prompt_text
+from .export import has_gpu
 from .recipes import Recipe
 from .rewards import build_reward
 
@@ -124,12 +125,6 @@ class KLProbe:
         return float((k3 * tokens).sum() / tokens.sum().clamp(min=1))
 
 
-def _on_cpu() -> bool:
-    import torch
-
-    return not torch.cuda.is_available()
-
-
 def trl_config(recipe: Recipe):
     """TRL's config for the recipe's trainer, from `args` unchanged (plus CPU-safe defaults and
     the reward weights)."""
@@ -137,7 +132,7 @@ def trl_config(recipe: Recipe):
 
     cls = {"sft": SFTConfig, "grpo": GRPOConfig, "dpo": DPOConfig}[recipe.trainer]
     args = dict(recipe.args)
-    if _on_cpu():  # TRL defaults to bf16, which a CPU rejects (or emulates ~10x slower)
+    if not has_gpu():  # TRL defaults to bf16, which a CPU rejects (or emulates ~10x slower)
         args.setdefault("use_cpu", True)
         args.setdefault("bf16", False)
     if recipe.trainer == "grpo":
@@ -174,7 +169,7 @@ def quantization_config(recipe: Recipe):
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=torch.float32 if _on_cpu() else torch.bfloat16,
+        bnb_4bit_compute_dtype=torch.bfloat16 if has_gpu() else torch.float32,
     )
 
 
