@@ -15,18 +15,20 @@ from typing import Any
 from .train import LOG_FILE
 
 
-def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The per-step training records of a run (summary and resume records left out)."""
-    path = Path(run_dir) / LOG_FILE
+def _log_records(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / LOG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no training log (is {run_dir} a run folder?)")
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _steps(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if "loss" in r]
 
 
-def _resumes(run_dir: Path) -> list[int]:
-    lines = (run_dir / LOG_FILE).read_text(encoding="utf-8").splitlines()
-    return [r["step"] for r in map(json.loads, lines) if "resumed_from" in r]
+def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The per-step training records of a run (summary and resume records left out)."""
+    return _steps(_log_records(Path(run_dir)))
 
 
 def _series(records: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
@@ -42,7 +44,9 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     import matplotlib.pyplot as plt
 
     run_dir = Path(run_dir)
-    records = read_log(run_dir)
+    logged = _log_records(run_dir)
+    records = _steps(logged)
+    resumes = [r["step"] for r in logged if "resumed_from" in r]
     if not records:
         raise ValueError(f"{run_dir / LOG_FILE} holds no training step yet")
     out = Path(out) if out is not None else run_dir / "curves.png"
@@ -56,7 +60,7 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-        for step in _resumes(run_dir):
+        for step in resumes:
             ax.axvline(step, color="grey", linestyle="--", linewidth=0.8)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
