@@ -23,7 +23,9 @@ def _cases() -> list:
 
 @pytest.mark.parametrize("case", _cases())
 def test_case(case: dict) -> None:
-    verdict = grade(case["pred"], case["gold"], task=case.get("task"))
+    verdict = grade(
+        case["pred"], case["gold"], task=case.get("task"), truncated=case.get("truncated")
+    )
     assert verdict.correct is case["correct"], f"{verdict} -- {case.get('why', '')}"
     if "reason" in case:
         assert verdict.reason == case["reason"], case.get("why", "")

@@ -64,22 +64,34 @@ class Verdict:
     reason: str
 
 
-def extract_answer(prediction: str, task: str | None = None) -> str | None:
+def extract_answer(
+    prediction: str, task: str | None = None, *, truncated: bool | None = None
+) -> str | None:
     """The final answer of a model response under the task's conventions, or None."""
-    return locate_answer(_as_text(prediction), resolve_profile(task))
+    return locate_answer(_as_text(prediction), resolve_profile(task), truncated)
 
 
-def grade(prediction: str, gold: str, *, task: str | None = None, timeout: float = 2.0) -> Verdict:
+def grade(
+    prediction: str,
+    gold: str,
+    *,
+    task: str | None = None,
+    timeout: float = 2.0,
+    truncated: bool | None = None,
+) -> Verdict:
     """Grade a model response against a gold answer within `timeout` seconds of wall time.
 
     `task` picks the answer conventions: a profile name ("gsm8k", "math", "aime", "amc",
     "olympiadbench", "minerva") or a task name containing one ("spark_aime24"); None means "math".
+    `truncated` is what the backend recorded: True when generation hit the token limit
+    (`finish_reason == "length"`), False when the model stopped by itself, None when unknown (the
+    text's own evidence decides: an unfinished line or an unclosed environment).
     """
     deadline = time.monotonic() + timeout
     profile = resolve_profile(task)
     extracted = None
     try:
-        extracted = locate_answer(_as_text(prediction), profile)
+        extracted = locate_answer(_as_text(prediction), profile, truncated)
         if extracted is None:
             return Verdict(False, None, "no-answer")
         outcome = compare(

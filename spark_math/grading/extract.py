@@ -4,12 +4,20 @@ Rules, in order:
 1. Only the text after the last `</think>` counts; an unclosed `<think>` means no answer. Text after
    a new line that starts the next few-shot example ("Question:", "Problem:") is dropped.
 2. Candidates are `\\boxed{}`/`\\fbox{}` (brace-matched, or `\\boxed 7`), `<answer>`/`<solution>`/
-   `<final_answer>` tags and answer markers (`####`, "The answer is", "Final Answer:", an
-   "Answer:" line). The one that starts last wins; boxes on the same line as the last box are
-   kept together as a list ("\\boxed{3} and \\boxed{5}").
-3. A candidate followed by a retraction ("that is wrong", "mistake") gives no answer.
+   `<final_answer>` tags, a JSON `"answer"` field (fenced or bare), answer markers (`####`, "The
+   answer is", "Final Answer:", "The correct option is", an "Answer:" line) and a last line that
+   is a labelled or bare number ("A: 18", "Total: $18", "18"). The one that starts last wins;
+   boxes on the same line as the last box are kept together as a list ("\\boxed{3} and \\boxed{5}").
+3. A candidate followed by a retraction ("that is wrong", "I apologize for the mistake") gives no
+   answer.
 4. With no candidate, profiles with `last_number_fallback` (GSM8K) take the last number, but only
-   when the response ends as a finished sentence; a response cut off mid-sentence has no answer.
+   when the response ends as a finished sentence (or the backend says it stopped by itself).
+
+Truncation is decided from evidence, not from a full stop: `truncated=True` (the backend hit its
+token limit) drops every candidate that the cut may have shortened (a marker or number on the last
+line, an unclosed tag) and the fallback; with `truncated=None` an unclosed environment (code fence,
+display math, `\\begin`, open brackets on the last line) or a last line that ends in an operator
+is the evidence.
 
 Every scan is linear in the input, so 100 kB of garbage costs milliseconds.
 """
@@ -17,7 +25,9 @@ Every scan is linear in the input, so 100 kB of garbage costs milliseconds.
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
+from .numbers import words_value
 from .profiles import Profile
 
 MAX_ANSWER_CHARS = 10_000
@@ -28,24 +38,44 @@ _TAG = re.compile(r"<(answer|solution|final_answer)>", re.IGNORECASE)
 _MARKERS = (
     re.compile(r"####[ \t]*(?=[-+$\\\d.])"),  # not a markdown heading such as "#### Step 1"
     re.compile(r"\bfinal\s+answer\s*(?:is\b|:)", re.IGNORECASE),
-    re.compile(
-        r"\b(?:the|my|our)\s+(?:final\s+|correct\s+)?answer\s+(?:is|would\s+be|will\s+be|should\s+be)\b\s*:?",
+    re.compile(  # "the answer (arabic numerals) is", "the correct option is"
+        r"\b(?:the|my|our)\s+(?:final\s+|correct\s+|best\s+)?(?:answer|option|choice)\s+"
+        r"(?:\([^()\n]{0,40}\)\s*)?(?:is|would\s+be|will\s+be|should\s+be)\b\s*:?",
         re.IGNORECASE,
     ),
     re.compile(r"^[ \t>#*_]*(?:final\s+)?answer[ \t*_]*[:：]", re.IGNORECASE | re.MULTILINE),
     re.compile(r"^[ \t#*_]*final\s+answer[ \t*_:]*$", re.IGNORECASE | re.MULTILINE),
 )
 _RETRACTION = re.compile(
-    r"\b(?:wrong|incorrect|mistake|not\s+(?:right|correct)|scratch\s+that|disregard)\b",
+    r"\b(?:wrong|incorrect|mistakes?|not\s+(?:right|correct)|scratch\s+that|disregard|"
+    r"apologi[sz]e|oversight|an\s+error)\b",
     re.IGNORECASE,
 )
 _VERDICT_WORDS = re.compile(
     r"\s*(?:correct|right|wrong|incorrect|reasonable|valid|consistent|confirmed|indeed|as follows|"
-    r"below|above|given|in|the same)\b",
+    r"below|above|given|in|the same|provided|shown|stated|presented|rounded|based|derived)\b",
     re.IGNORECASE,
 )
 _FINISHED = re.compile(r"[.!?][*_$)\"'\]]*\s*$")
-_NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")
+_DANGLING = re.compile(
+    r"(?:[-+/=,:(^\\]|\b(?:and|or|the|of|to|is|so|then|by|a|an))[\s*_]*$", re.IGNORECASE
+)
+_QUOTES = "\"'`“”‘’«»"
+_JSON_KEY = re.compile(r"(?<!`)[\"'](?:final[_ ])?answer[\"']\s*:\s*", re.IGNORECASE)
+_JSON_ESCAPE = re.compile(r"\\([\"'\\/])|\\[nt](?![a-zA-Z])|\\u([0-9a-fA-F]{4})")
+_FINAL_LINE = re.compile(  # "A: 18", "Total: $18", "**Answer:** 18 apples", "18"
+    r"^[ \t>*_#-]*(?:(?:[A-Za-z]+[ \t]+){0,3}?(?:a|ans|answer|total|result|solution|sum)"
+    r"[ \t*_]*[:：][ \t*_]*)?(?P<number>-?\$?\d[\d, \u00a0\u2009\u202f]*(?:\.\d+)?)"
+    r"[ \t*_]*(?:[A-Za-z]+[ \t]*){0,3}[.*_]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_NUMBER = re.compile(  # 1,000 and 1 000 (space, thin or no-break space) group thousands
+    r"-?\$?(?:\d{1,3}(?:[ \u00a0\u2009\u202f]\d{3})+(?![\d,.])|\d[\d,]*(?:\.\d+)?(?:/\d+)?)"
+)
+_NUMBER_WORD = re.compile(
+    r"\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b", re.IGNORECASE
+)
+_PROGRAM_OUTPUT = re.compile(r"```output[ \t]*\n\s*(-?\d[\d,]*(?:\.\d+)?)\s*```")
 _HEDGE = re.compile(r"\b(?:either|maybe|perhaps|possibly)\b|\d[^\d\n]{0,25}?\bor\b", re.IGNORECASE)
 _NEGATED = re.compile(r"\bnot\s+(?:equal\s+to\s+|be\s+)?\$?-?\d", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<![\d.])\.(?=\s|$)|\.\s+(?=[A-Z])|\n")
@@ -53,8 +83,9 @@ _TRAILING_CLAUSE = re.compile(
     r",\s+(?:since|because|as|which|so|where|given|this|that|and\s+(?:this|that|so))\b.*$",
     re.IGNORECASE | re.DOTALL,
 )
-_BOX_JOINER = re.compile(
-    r"^[\s$,;]*(?:and|or|,|\\quad|\\qquad|\\text\{\s*(?:and|or)\s*\})?[\s$,;]*"
+_BOX_JOINER = re.compile(  # "\(\boxed{24500}\) cents or \(\boxed{245}\)" is two answers too
+    r"^(?:[\s$,;]|\\[()])*(?:[a-zA-Z]+\s+(?=and\b|or\b))?"
+    r"(?:and|or|,|\\quad|\\qquad|\\text\{\s*(?:and|or)\s*\})?(?:[\s$,;]|\\[()])*"
     r"(?:[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*)?$"  # "x = \boxed{3} and y = \boxed{5}"
 )
 
@@ -72,18 +103,72 @@ def answer_region(text: str) -> str | None:
     return text
 
 
-def locate_answer(text: str, profile: Profile) -> str | None:
-    """The raw final-answer text of a response (see module docstring), or None."""
+def locate_answer(text: str, profile: Profile, truncated: bool | None = None) -> str | None:
+    """The raw final-answer text of a response (see module docstring), or None.
+
+    `truncated`: True if generation hit the token limit, False if it stopped by itself, None if
+    unknown.
+    """
     region = answer_region(text)
     if region is None or not region.strip():
         return None
-    candidates = [c for c in (_last_box(region), _last_tag(region), _last_marker(region)) if c]
+    region = region.rstrip()
+    cut_off = truncated is True or (truncated is None and _unclosed(region))
+    candidates = [
+        (start, end, answer)
+        for start, end, answer, closed in _candidates(region)
+        if closed or not cut_off
+    ]
     if not candidates:
-        return _last_number(region) if profile.last_number_fallback else None
+        if not profile.last_number_fallback or cut_off:
+            return None
+        if truncated is None and not _FINISHED.search(region):
+            return None
+        return None if _dangling(region) else _last_number(region)
     _, end, answer = max(candidates, key=lambda c: c[0])
     if answer is None or _RETRACTION.search(region, end):
         return None
     return answer.strip() or None
+
+
+def _candidates(region: str) -> list[tuple[int, int, str | None, bool]]:
+    """Every kind's last candidate with `closed`: False where a cut at the end may have shortened
+    it (a marker or labelled number on an unfinished last line, an unclosed tag). Prose after a JSON
+    answer comments on it ("in cents, the answer would be 3100"), so markers there do not count."""
+    found = []
+    box = _last_box(region)
+    if box:
+        found.append((*box, True))
+    tag = _last_tag(region)
+    if tag:
+        found.append((*tag, "</" in region[tag[0] : tag[1]]))
+    json_answer = _json_answer(region)
+    if json_answer:
+        found.append(json_answer)
+    for candidate in (_last_marker(region), _final_line(region)):
+        if candidate and not (json_answer and candidate[0] > json_answer[0]):
+            start, end, answer = candidate
+            closed = end < len(region) or bool(_FINISHED.search(region))
+            found.append((start, end, answer, closed))
+    return found
+
+
+def _unclosed(region: str) -> bool:
+    """Whether the response stops inside an environment: a code fence, display math, a
+    `\\begin{}` block, or brackets opened on its last line."""
+    if region.count("```") % 2 or region.count("$$") % 2:
+        return True
+    if region.count("\\[") > region.count("\\]") or region.count("\\(") > region.count("\\)"):
+        return True
+    if region.count("\\begin{") > region.count("\\end{"):
+        return True
+    last_line = region[region.rfind("\n") + 1 :]
+    return any(last_line.count(a) > last_line.count(b) for a, b in ("()", "[]", "{}"))
+
+
+def _dangling(region: str) -> bool:
+    """Whether the last line ends in an operator or a comma: the sentence goes on."""
+    return bool(_DANGLING.search(region))
 
 
 def last_boxed(text: str) -> str | None:
@@ -182,8 +267,55 @@ def _last_marker(region: str) -> tuple[int, int, str | None] | None:
     return None
 
 
+def _json_answer(region: str) -> tuple[int, int, str | None, bool] | None:
+    """The last JSON (or Python dict) `"answer"` field: `{"reasoning": ..., "answer": "18"}`.
+
+    Strings are unescaped leniently, since models often leave LaTeX backslashes unescaped
+    (`"\\frac{1}{2}"` stays `\\frac{1}{2}`); an empty or placeholder value is no answer.
+    """
+    keys = list(_JSON_KEY.finditer(region))
+    if not keys:
+        return None
+    key = keys[-1]
+    pos = key.end()
+    quote = region[pos : pos + 1]
+    if quote in ('"', "'"):
+        end = pos + 1
+        while end < len(region) and region[end] != quote:
+            end += 2 if region[end] == "\\" else 1
+        closed = end < len(region)
+        raw = region[pos + 1 : end]
+        value = _JSON_ESCAPE.sub(_unescape, raw)
+        end = min(end + 1, len(region))
+    else:
+        token = re.match(r"[^,}\n]*", region[pos:])
+        value, end, closed = token.group(), pos + token.end(), pos + token.end() < len(region)
+    value = value.strip()
+    if not value.strip("_ .") or value.lower() in ("null", "none", "n/a"):
+        return key.start(), end, None, closed
+    boxed = last_boxed(value)
+    return key.start(), end, boxed if boxed is not None else _clean_span(value), closed
+
+
+def _unescape(match: re.Match) -> str:
+    if match.group(1):
+        return match.group(1)
+    if match.group(2):
+        return chr(int(match.group(2), 16))
+    return "\n" if match.group().endswith("n") else " "
+
+
+def _final_line(region: str) -> tuple[int, int, str | None] | None:
+    """A last line that is a number, bare or after an answer label ("A: 18", "Total: $18")."""
+    start = region.rfind("\n") + 1
+    line = _FINAL_LINE.match(region, start)
+    if line is None:
+        return None
+    return start, len(region), _signed_text(line.group("number"))
+
+
 def _clean_span(span: str) -> str | None:
-    span = span.strip().strip("*_").strip()
+    span = _unquote(_unquote(span.strip().strip("*_").strip()))
     cut = _SENTENCE_END.search(span)
     if cut and cut.start() > 0:
         span = span[: cut.start()]
@@ -194,9 +326,16 @@ def _clean_span(span: str) -> str | None:
     return span or None
 
 
+def _unquote(span: str) -> str:
+    """`"nine."` -> `nine.`: the text inside a leading quote and its closing partner."""
+    if not span or span[0] not in _QUOTES:
+        return span
+    closing = {"“": "”", "‘": "’", "«": "»"}.get(span[0], span[0])
+    end = span.find(closing, 1)
+    return span[1:end] if end > 0 else span[1:]
+
+
 def _last_number(region: str) -> str | None:
-    if not _FINISHED.search(region):
-        return None
     numbers = list(_NUMBER.finditer(region))
     if not numbers:
         return None
@@ -207,9 +346,35 @@ def _last_number(region: str) -> str | None:
         return None
     if _HEDGE.search(sentence):  # "It is 18 or 20." goes to the comparison as a list of candidates
         return " or ".join(_signed(n) for n in _NUMBER.finditer(sentence))
-    return _signed(last)
+    return _computed_in(sentence, region) or _signed(last)
+
+
+def _computed_in(sentence: str, region: str) -> str | None:
+    """The last program output (tool-integrated reasoning's ```output block) when the final
+    sentence states it among other numbers: "5 cars drove through in the first 15 minutes"."""
+    outputs = list(_PROGRAM_OUTPUT.finditer(region))
+    if not outputs or len(_NUMBER.findall(sentence)) + len(_NUMBER_WORD.findall(sentence)) < 2:
+        return None
+    computed = _fraction(outputs[-1].group(1))
+    stated = [_fraction(_signed(n)) for n in _NUMBER.finditer(sentence)]
+    stated += [words_value(w) for w in _NUMBER_WORD.findall(sentence)]
+    if computed is None or computed not in stated:
+        return None
+    return str(computed.numerator) if computed.denominator == 1 else str(computed)
+
+
+def _fraction(number: str) -> Fraction | None:
+    try:
+        return Fraction(number.replace(",", ""))
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
 def _signed(number: re.Match) -> str:
-    """The number without its dollar sign or a trailing comma: `-$5,` -> `-5`."""
-    return number.group().replace("$", "").rstrip(",")
+    return _signed_text(number.group())
+
+
+def _signed_text(number: str) -> str:
+    """The number without dollar sign, digit-group spaces or a trailing comma: `-$5,` -> `-5`."""
+    number = re.sub(r"[ \u00a0\u2009\u202f]", "", number.strip())
+    return number.replace("$", "").rstrip(",")

@@ -22,7 +22,7 @@ _WRAPPERS = re.compile(
     r"\\(?:text|textbf|textit|textrm|textnormal|textsf|mbox|mathrm|mathbf|mathit|mathsf|operatorname|emph)"
     r"\s*\{([^{}]*)\}"
 )
-_DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|\\degree|°")
+_DEGREES = re.compile(r"(?:\^\s*\{?\s*\\circ\s*\}?|\\circ|\\degree|°)(?:\s*[CF](?![a-zA-Z]))?")
 _PERCENT = re.compile(r"\\?%")
 _FRAC_DIGITS = (
     (re.compile(r"\\[dtc]?frac\s*(\d)\s*(\d)"), r"\\frac{\1}{\2}"),
@@ -32,6 +32,32 @@ _FRAC_DIGITS = (
     (re.compile(r"\\sqrt\s*(\d+)"), r"\\sqrt{\1}"),
 )
 _THOUSANDS = re.compile(r"(-?)(\d{1,3}(?:,\d{3})+)(?![\d,])")
+_UNICODE_MATH = str.maketrans(
+    {
+        "π": "\\pi ",
+        "×": "\\times ",
+        "÷": "\\div ",
+        "·": "\\cdot ",
+        "−": "-",
+        "–": "-",
+        "∞": "\\infty ",
+        "≤": "\\le ",
+        "≥": "\\ge ",
+        "²": "^2",
+        "³": "^3",
+    }
+)
+_UNICODE_ROOT = re.compile(r"√\s*(\d+(?:\.\d+)?|[a-zA-Z]|\{[^{}]*\}|\([^()]*\))")
+_SPACE_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d.,]| \d)")  # 1 000, 1\u2009000
+_IMAGINARY = re.compile(r"(\d)\s+i(?![a-zA-Z])")  # 1 + 274 i
+_CLOCK_HOUR = re.compile(r"(\d{1,2}):00(?:\s*[ap]\.?\s?m\.?)?", re.IGNORECASE)  # 2:00 pm
+_PER_UNIT = re.compile(r"(.*\d)\s*/\s*[A-Za-z]{2,}\.?")  # $25,000/year
+_QUALIFIED = re.compile(
+    r"(?:\b(?:at\s+(?:least|most)|(?:more|less|fewer|greater|other)\s+than|over|under|above|"
+    r"below|about|approx\.?|approximately|around|nearly|almost|roughly|up\s+to|between|within|"
+    r"no|except|exceeds?)|[<>≈~±])\s*$",
+    re.IGNORECASE,
+)
 _HEDGE_WORDS = re.compile(r"\b(?:either|maybe|perhaps|possibly|probably|likely)\b", re.IGNORECASE)
 _OR_PAREN = re.compile(r"\(\s*((?:or|and)\b[^()]*)\)", re.IGNORECASE)
 _NEGATION = re.compile(r"\bnot\b|\\neq?\b|\\ne(?![a-zA-Z])", re.IGNORECASE)
@@ -45,6 +71,9 @@ _SIMPLE_LHS = re.compile(r"(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?\w+\}?)?(?:\([a-z]\))?
 _MEMBERSHIP = re.compile(r"((?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?\w+\}?)?)\s*\\in(?![a-zA-Z])\s*(.+)")
 _BASE_NUMBER = re.compile(r"([0-9][0-9A-Za-z]*)_\{?(\d+)\}?")
 _MATRIX = re.compile(r"\\begin\{([pbvBV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}", re.DOTALL)
+_STATEMENT_WORD = re.compile(r"\b[A-Za-z]{2,}\b")
+_STATEMENT_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?(?![\w.]*\d)")
+_FORMULA = re.compile(r"[=+*/^\\]|\d\s*-\s*\d")
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
 _LIST_SEPARATORS = (",", ";", " or ", " and ")
 
@@ -75,8 +104,20 @@ def clean(text: str) -> tuple[str, bool]:
 
     Returns the cleaned string and whether it carried a percent sign.
     """
-    s = text.strip()
-    for token in ("\\$", "$", "\\(", "\\)", "\\[", "\\]", "**", "\\displaystyle", "\\limits"):
+    s = _UNICODE_ROOT.sub(_latex_root, text.strip()).translate(_UNICODE_MATH)
+    for token in (
+        "\\$",
+        "$",
+        "€",
+        "£",
+        "\\(",
+        "\\)",
+        "\\[",
+        "\\]",
+        "**",
+        "\\displaystyle",
+        "\\limits",
+    ):
         s = s.replace(token, " ")
     s = re.sub(r"(\d)\\,(?=\d{3}(?!\d))", r"\1", s)  # 1\,000
     s = s.replace("\\!", "")
@@ -92,11 +133,21 @@ def clean(text: str) -> tuple[str, bool]:
     while previous != s:
         previous, s = s, _WRAPPERS.sub(r" \1 ", s)
     s = re.sub(r"\s+(?=\^)", "", " ".join(s.split()))
+    s = _SPACE_THOUSANDS.sub(lambda m: m.group().replace(" ", ""), s)
+    s = _IMAGINARY.sub(r"\1i", s)
     s = s.rstrip(".,;:").strip()
     thousands = _THOUSANDS.match(s)
     if thousands and "," not in s[thousands.end() :]:
         s = thousands.group(1) + thousands.group(2).replace(",", "") + s[thousands.end() :]
     return s, percent
+
+
+def _latex_root(match: re.Match) -> str:
+    """`√2` -> `\\sqrt{2}`, `√(x+1)` -> `\\sqrt{x+1}`."""
+    radicand = match.group(1)
+    if radicand[0] in "{(":
+        radicand = radicand[1:-1]
+    return f"\\sqrt{{{radicand}}}"
 
 
 def analyze(text: str) -> Answer:
@@ -211,11 +262,27 @@ def _scalar(s: str) -> Answer:
     value, huge = _value(s)
     if value is None and not huge:
         value, huge = _value_with_units(s)
+    if value is None and not huge:
+        value, huge = _value_in_statement(s)
     if value is not None or huge:
         return Answer(s, "scalar", value=value, huge=huge, option=letter)
     if _WORDS.fullmatch(s) and sum(c.isalpha() for c in s) > 1:
         return Answer(s, "words", option=letter)
     return Answer(s, "scalar", option=letter)
+
+
+def _value_in_statement(s: str) -> tuple[Value | None, bool]:
+    """The number of a sentence that states one: `Anne is 8 years old` -> 8.
+
+    Only for a sentence of words around exactly one number, not qualified by what precedes it
+    ("at least 8", "more than 8" stay undecided) and without formulas.
+    """
+    if len(_STATEMENT_WORD.findall(s)) < 2 or _FORMULA.search(s):
+        return None, False
+    numbers = list(_STATEMENT_NUMBER.finditer(s))
+    if len(numbers) != 1 or _QUALIFIED.search(s, 0, numbers[0].start()):
+        return None, False
+    return _value(numbers[0].group().replace(",", ""))
 
 
 def _value(s: str) -> tuple[Value | None, bool]:
@@ -230,7 +297,11 @@ def _value(s: str) -> tuple[Value | None, bool]:
 
 
 def _value_with_units(s: str) -> tuple[Value | None, bool]:
-    """Value of a number followed by unit words: `18 dollars per day` -> 18."""
+    """Value of a number followed by unit words: `18 dollars per day`, `$25,000/year`, `2:00 pm`."""
+    for pattern in (_PER_UNIT, _CLOCK_HOUR):
+        match = pattern.fullmatch(s)
+        if match:
+            return _value(match.group(1))
     words = s.split(" ")
     for cut in range(len(words) - 1, 0, -1):
         word = words[cut]
