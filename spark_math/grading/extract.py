@@ -2,7 +2,8 @@
 
 Rules, in order:
 1. Only the text after the last `</think>` counts; an unclosed `<think>` means no answer. Text after
-   a new line that starts the next few-shot example ("Question:", "Problem:") is dropped.
+   a new line that starts the next few-shot example ("Question:", "Problem:", "Q:") is dropped, and
+   so are end-of-sequence tokens a backend left in (`</s>`, `<|im_end|>`).
 2. Candidates are `\\boxed{}`/`\\fbox{}` (brace-matched, or `\\boxed 7`), `<answer>`/`<solution>`/
    `<final_answer>` tags, a JSON `"answer"` field (fenced or bare), answer markers (`####`, "The
    answer is", "Final Answer:", "The correct option is", an "Answer:" line) and a last line that
@@ -32,7 +33,8 @@ from .profiles import Profile
 
 MAX_ANSWER_CHARS = 10_000
 
-_CONTINUATION = re.compile(r"\n[ \t]*(?:Question|Problem)[ \t]*:")
+_CONTINUATION = re.compile(r"\n[ \t]*(?:Question|Problem|Q)[ \t]*:")  # the next few-shot example
+_END_TOKENS = re.compile(r"(?:\s*(?:<\|[a-z_]+\|>|</s>|<eos>|<end_of_turn>))+\s*$", re.IGNORECASE)
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])")
 _TAG = re.compile(r"<(answer|solution|final_answer)>", re.IGNORECASE)
 _MARKERS = (
@@ -97,10 +99,11 @@ def answer_region(text: str) -> str | None:
         text = text[close + len("</think>") :]
     elif "<think>" in text:
         return None
+    text = text.replace("\r\n", "\n")
     cut = _CONTINUATION.search(text)
     if cut and text[: cut.start()].strip():
         text = text[: cut.start()]
-    return text
+    return _END_TOKENS.sub("", text)
 
 
 def locate_answer(text: str, profile: Profile, truncated: bool | None = None) -> str | None:
