@@ -66,7 +66,7 @@ _QUOTES = "\"'`“”‘’«»"
 _JSON_KEY = re.compile(r"(?<!`)[\"'](?:final[_ ])?answer[\"']\s*:\s*", re.IGNORECASE)
 _JSON_ESCAPE = re.compile(r"\\([\"'\\/])|\\[nt](?![a-zA-Z])|\\u([0-9a-fA-F]{4})")
 _FINAL_LINE = re.compile(  # "A: 18", "Total: $18", "**Answer:** 18 apples", "18"
-    r"^[ \t>*_#-]*(?:(?:[A-Za-z]+[ \t]+){0,3}?(?:a|ans|answer|total|result|solution|sum)"
+    r"^(?:[ \t>*_#]|-(?=\s))*(?:(?:[A-Za-z]+[ \t]+){0,3}?(?:a|ans|answer|total|result|solution|sum)"
     r"[ \t*_]*[:：][ \t*_]*)?(?P<number>-?\$?\d[\d, \u00a0\u2009\u202f]*(?:\.\d+)?)"
     r"[ \t*_]*(?:[A-Za-z]+[ \t]*){0,3}[.*_]*$",
     re.IGNORECASE | re.MULTILINE,
