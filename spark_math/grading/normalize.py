@@ -139,6 +139,8 @@ def clean(text: str) -> tuple[str, bool]:
     thousands = _THOUSANDS.match(s)
     if thousands and "," not in s[thousands.end() :]:
         s = thousands.group(1) + thousands.group(2).replace(",", "") + s[thousands.end() :]
+    elif len(_STATEMENT_WORD.findall(s)) >= 2:  # "will receive $140,000 in two weeks"
+        s = _THOUSANDS.sub(lambda m: m.group().replace(",", ""), s)
     return s, percent
 
 
