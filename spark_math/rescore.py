@@ -1,40 +1,58 @@
 """Re-grade saved generations with today's grader and compare with the verdicts they were given.
 
 Reads lm-eval's ``samples_<task>_<date>.jsonl`` (``--log_samples``) from any generate_until task,
-ours or lm-eval's own (``gsm8k``, ``minerva_math500``, ``aime24``, ...), and plain JSON Lines
-records with ``problem``, ``response`` (text, or a list of k samples) and ``gold`` (optional:
-``correct``, the old verdict; ``id``; ``task``). Every response is graded by
+ours or lm-eval's own (``gsm8k``, ``minerva_math500``, ``aime24``, ...), and records of any other
+layout: JSON Lines, a JSON array, or a JSON object (one record, or an object whose only list of
+objects holds the records). `Fields` says where a record keeps its response(s), gold answer,
+problem, id, published verdict (label) and finish reason, as dotted paths (`resolve`); by default
+``response``, ``gold``, ``problem``, ``id`` and ``correct``. Every response is graded by
 `spark_math.grading.grade` through the spark tasks' scoring, so the new metrics are the ones the
 spark tasks report: exact_match (first response) and, for k > 1, avg@k, pass@k and maj@k.
 
-For lm-eval samples the task (hence the grading profile) comes from the file name, the old
-metrics from each line's metric values (one line per document and filter, keyed
-``<metric>,<filter>`` as in lm-eval's results), and the gold from the document: ``answer``
-(spark tasks), GSM8K's ``#### N``, ``Answer`` (AIME), the last ``\\boxed{}`` of ``solution``
-(MATH; lm-eval's minerva tasks store a normalised ``answer``), else the line's ``target``.
+A gold of several lines is a whole reference solution (GSM8K's ending ``#### 1,600``, OpenAI's
+``A: 18``, a last ``\\boxed{}``) and is reduced to its final answer with the grader's own
+`extract_answer`; a one-line gold is the answer itself (less a leading ``#`` or ``####``).
+
+For lm-eval samples the task (hence the grading profile) comes from the file name, the old metrics
+from each line's metric values (one line per document and filter, keyed ``<metric>,<filter>`` as
+in lm-eval's results), the labels from one of them (`Report.label_name`), and the gold from the
+document: ``answer`` (spark tasks), GSM8K's ``#### N``, ``Answer`` (AIME), the last ``\\boxed{}``
+of ``solution`` (MATH; lm-eval's minerva tasks store a normalised ``answer``), else the line's
+``target``.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from spark_math.data.normalize import last_boxed
-from spark_math.grading import PROFILES
+from spark_math.grading import PROFILES, extract_answer
 from spark_math.grading.profiles import resolve_profile
 from spark_math.harness_tasks.scoring import GradedSample, grade_samples, sample_metrics
 
 SAMPLES_NAME = re.compile(r"^samples_(?P<task>.+)_\d{4}-\d{2}-\d{2}T[\d.-]+\.jsonl$")
+WILDCARD = "*"
+TRUNCATED = {"length", "max_tokens"}
+FINISHED = {"stop", "eos", "end_turn"}
+
+Segment = str | int | slice
+Group = tuple[str | None, str | None]  # (task, `*` key)
 
 
 class RescoreError(ValueError):
     """An input that cannot be re-graded; the message names the file and line."""
+
+
+class PathError(LookupError):
+    """A field path that does not lead to a value in a record."""
 
 
 def task_of(path: Path) -> str:
@@ -43,14 +61,50 @@ def task_of(path: Path) -> str:
     return match.group("task") if match else path.stem.removeprefix("samples_")
 
 
+@dataclass(frozen=True)
+class Fields:
+    """Where the records keep what is graded, as `resolve` paths (None: the default field).
+
+    `response` may give several responses (a list of texts) unless `join` joins them into one;
+    a ``*`` segment in it (and in the other paths) picks each key that holds a response, one
+    report per key. `label` is the published verdict (bool, 0/1, "True"/"False"; a list gives
+    one per response). `label_from_filename` is (correct, wrong): text in a file's name that
+    marks its items as correct or wrong; files differing only in it make one report.
+    `gold_from` names a benchmark whose answer is looked up by problem text instead of `gold`.
+    """
+
+    response: str | None = None
+    gold: str | None = None
+    problem: str | None = None
+    label: str | None = None
+    id: str | None = None
+    finish_reason: str | None = None
+    join: bool = False
+    label_from_filename: tuple[str, str] | None = None
+    gold_from: str | None = None
+
+    def __post_init__(self) -> None:
+        paths = (self.response, self.gold, self.problem, self.label, self.id, self.finish_reason)
+        for path in paths:
+            if path is not None:
+                parse_path(path)
+        if self.gold is not None and self.gold_from is not None:
+            raise RescoreError("give --gold or --gold-from, not both")
+        if self.label is not None and self.label_from_filename is not None:
+            raise RescoreError("give --label or --label-from-filename, not both")
+
+
 @dataclass
 class Sample:
-    """One document's saved responses, its gold answer and the metrics it was given."""
+    """One item's saved responses, its gold answer and the verdicts it was given: `old` metrics
+    (lm-eval) and `labels`, one per response from the first."""
 
     doc_id: str
     responses: list[str]
     gold: str
     old: dict[str, float] = field(default_factory=dict)
+    labels: list[bool] = field(default_factory=list)
+    truncated: list[bool | None] | None = None
     where: str = ""
 
 
@@ -63,17 +117,40 @@ class Rescored:
     new: dict[str, float]
 
 
-@dataclass
-class TaskReport:
-    """The re-graded documents of one task in one file."""
+@dataclass(frozen=True)
+class Agreement:
+    """How many labelled responses (and items, all of whose labels) the new verdicts agree with."""
 
-    source: Path
+    responses: int
+    agree: int
+    items: int
+    items_agree: int
+
+
+@dataclass
+class Report:
+    """The items of one task (or `*` key) in one file, or in the files one label split merges.
+    `docs` holds them graded, once `grade_report` has run."""
+
+    files: list[Path]
+    system: str | None
     task: str | None
     profile: str
-    docs: list[Rescored]
+    samples: list[Sample]
+    label_name: str | None = None
+    notes: list[str] = field(default_factory=list)
+    docs: list[Rescored] = field(default_factory=list)
+
+    @property
+    def source(self) -> str:
+        return " + ".join(str(path) for path in self.files)
+
+    @property
+    def title(self) -> str:
+        return self.source + (f" [{self.system}]" if self.system else "")
 
     def old_keys(self) -> list[str]:
-        """Recorded metrics (``<metric>,<filter>``, or ``correct``), in the file's order."""
+        """Recorded metrics (``<metric>,<filter>``), in the file's order."""
         return list(dict.fromkeys(k for d in self.docs for k in d.sample.old))
 
     def old_scores(self) -> dict[str, tuple[float, int]]:
@@ -89,31 +166,42 @@ class TaskReport:
         names = dict.fromkeys(k for d in self.docs for k in d.new)
         return {n: sum(d.new.get(n, 0.0) for d in self.docs) / len(self.docs) for n in names}
 
-    def baseline(self, filter_name: str | None = None) -> str | None:
-        """The recorded metric that the new exact_match is compared with, document by document:
-        exact_match (or the first metric) of `filter_name`, else of the first filter."""
-        keys = self.old_keys()
-        if filter_name is not None:
-            keys = [k for k in keys if k.partition(",")[2] == filter_name]
-            if not keys:
-                filters = sorted({k.partition(",")[2] for k in self.old_keys()} - {""})
-                raise RescoreError(
-                    f"{self.source}: no filter {filter_name!r} recorded (filters: {filters})"
-                )
-        if not keys:
-            return None
-        first_filter = keys[0].partition(",")[2]
-        keys = [k for k in keys if k.partition(",")[2] == first_filter]
-        return next((k for k in keys if k.partition(",")[0] == "exact_match"), keys[0])
-
-    def changed(self, baseline: str) -> list[Rescored]:
-        """Documents whose new exact_match verdict differs from the recorded one."""
-        return [
-            d
+    def accuracy(self, labelled: bool = False) -> float:
+        """The share of all responses (or of the labelled ones) graded correct."""
+        verdicts = [
+            v["correct"]
             for d in self.docs
-            if baseline in d.sample.old
-            and bool(d.sample.old[baseline]) != bool(d.new["exact_match"])
+            for v in (d.verdicts[: len(d.sample.labels)] if labelled else d.verdicts)
         ]
+        return sum(verdicts) / len(verdicts) if verdicts else 0.0
+
+    def label_accuracy(self) -> float | None:
+        """The share of labelled responses labelled correct (None without labels)."""
+        labels = [label for s in self.samples for label in s.labels]
+        return sum(labels) / len(labels) if labels else None
+
+    def agreement(self) -> Agreement:
+        """Agreement of the new verdicts with the labels."""
+        pairs = [
+            [v["correct"] == label for v, label in zip(d.verdicts, d.sample.labels, strict=False)]
+            for d in self
+            if d.sample.labels
+        ]
+        return Agreement(
+            sum(map(len, pairs)), sum(map(sum, pairs)), len(pairs), sum(map(all, pairs))
+        )
+
+    def disagreements(self) -> list[tuple[Rescored, int]]:
+        """(item, response index) of every new verdict that differs from its label."""
+        return [
+            (d, i)
+            for d in self
+            for i, (v, label) in enumerate(zip(d.verdicts, d.sample.labels, strict=False))
+            if v["correct"] != label
+        ]
+
+    def __iter__(self) -> Iterator[Rescored]:
+        return iter(self.docs)
 
 
 def counterpart(old_key: str, new: Iterable[str]) -> str:
@@ -122,79 +210,343 @@ def counterpart(old_key: str, new: Iterable[str]) -> str:
     return metric if metric in new else "exact_match"
 
 
-def rescore_file(path: Path, task: str | None = None, progress: bool = False) -> list[TaskReport]:
-    """Grade every document of one file, one report per task in it; `task` sets the grading
-    profile (default: from each task's name; "math" for JSON Lines without a task)."""
+@cache
+def parse_path(path: str) -> tuple[Segment, ...]:
+    """A field path: keys, list indexes and slices joined by dots or in brackets
+    (``output.0``, ``ground_truth.answer``, ``debug_result[2:-1].content``), ``*`` for any key.
+    After a slice the rest of the path applies to each element, giving a list."""
+    segments: list[Segment] = []
+    for part in path.replace("[", ".").replace("]", "").split("."):
+        if not part:
+            raise RescoreError(f"bad field path {path!r}: empty segment")
+        if re.fullmatch(r"-?\d+", part):
+            segments.append(int(part))
+        elif re.fullmatch(r"-?\d*:-?\d*", part):
+            start, stop = (int(x) if x else None for x in part.split(":"))
+            segments.append(slice(start, stop))
+        else:
+            segments.append(part)
+    if segments.count(WILDCARD) > 1:
+        raise RescoreError(f"bad field path {path!r}: more than one '*'")
+    return tuple(segments)
+
+
+def resolve(value: Any, path: Sequence[Segment]) -> Any:
+    """The value at `path` (see `parse_path`) in a record; PathError when there is none."""
+    for i, segment in enumerate(path):
+        if isinstance(segment, slice):
+            if not isinstance(value, list):
+                raise PathError(f"cannot slice a {type(value).__name__}")
+            return [resolve(item, path[i + 1 :]) for item in value[segment]]
+        if isinstance(value, dict):
+            if str(segment) not in value:
+                raise PathError(f"no key {str(segment)!r}")
+            value = value[str(segment)]
+        elif isinstance(value, list) and isinstance(segment, int):
+            if not -len(value) <= segment < len(value):
+                raise PathError(f"no item {segment} in a list of {len(value)}")
+            value = value[segment]
+        else:
+            raise PathError(f"no {segment!r} in a {type(value).__name__}")
+    return value
+
+
+def _bind(path: str, key: str | None) -> tuple[Segment, ...]:
+    """The segments of `path` with its ``*`` replaced by `key`."""
+    return tuple(key if s == WILDCARD and key is not None else s for s in parse_path(path))
+
+
+def _systems(record: dict[str, Any], path: str) -> list[str | None]:
+    """The keys that the ``*`` of `path` takes in `record` ([None] without a ``*``)."""
+    segments = parse_path(path)
+    if WILDCARD not in segments:
+        return [None]
+    star = segments.index(WILDCARD)
+    try:
+        parent = resolve(record, segments[:star])
+    except PathError as exc:
+        raise PathError(f"cannot read {path!r}: {exc}") from None
+    if not isinstance(parent, dict):
+        raise PathError(f"cannot read {path!r}: '*' needs an object, found a list")
+    keys = [k for k in parent if _resolves(parent[k], segments[star + 1 :])]
+    if not keys:
+        raise PathError(f"cannot read {path!r}: no key holds it")
+    return keys
+
+
+def _resolves(value: Any, path: Sequence[Segment]) -> bool:
+    try:
+        resolve(value, path)
+    except PathError:
+        return False
+    return True
+
+
+def truncation(finish_reason: Any) -> bool | None:
+    """Whether a finish reason says the response was cut off (True), ended (False) or neither."""
+    reason = str(finish_reason).lower()
+    return True if reason in TRUNCATED else False if reason in FINISHED else None
+
+
+def final_answer(gold: str, profile: str) -> str:
+    """The final answer of a gold: a gold of several lines is a (complete) reference solution,
+    reduced to the answer `extract_answer` finds in it (if any); one line is the answer itself,
+    less GSM8K's `####` / ZeroEval's `#` prefix."""
+    gold = gold.strip()
+    if "\n" in gold:
+        return extract_answer(gold, profile, truncated=False) or gold
+    return gold.lstrip("#").strip() or gold
+
+
+def file_groups(paths: Iterable[Path], fields: Fields = Fields()) -> list[list[Path]]:
+    """The files of each report: one each, or those differing only in a label-from-filename mark."""
+    if fields.label_from_filename is None:
+        return [[path] for path in paths]
+    groups: dict[Path, list[Path]] = {}
+    for path in paths:
+        mark = next((m for m in fields.label_from_filename if m in path.name), None)
+        stem = path.with_name(path.name.replace(mark, "", 1)) if mark else path
+        groups.setdefault(stem, []).append(path)
+    return list(groups.values())
+
+
+def read_reports(
+    files: Sequence[Path],
+    fields: Fields = Fields(),
+    task: str | None = None,
+    filter_name: str | None = None,
+) -> list[Report]:
+    """The ungraded reports of one file group (`file_groups`): one per task and ``*`` key.
+
+    `task` sets the grading profile (default: from each task's name or the record's ``task``,
+    else the `gold_from` benchmark, else "math"); `filter_name` picks the lm-eval filter whose
+    verdicts are the labels (default: the first one)."""
+    golds = _benchmark_golds(fields.gold_from) if fields.gold_from else None
+    samples: dict[tuple, tuple[Group, Sample]] = {}
+    unmatched: dict[Group, list[str]] = {}
+    lm_eval: set[Group] = set()
+    for path in files:
+        file_label = _filename_label(path, fields)
+        for where, record in _records(path, fields):
+            try:
+                if fields.response is None and "resps" in record:
+                    group: Group = (task_of(path), None)
+                    lm_eval.add(group)
+                    key = ("doc", *group, str(record["doc_id"]))
+                    found = [(group, key, _lm_eval_sample(record, task_of(path)))]
+                else:
+                    found = _plain_samples(record, where, fields, task, golds, file_label)
+            except PathError as exc:
+                raise RescoreError(f"{where}: {exc}") from None
+            except KeyError as exc:
+                raise RescoreError(f"{where}: missing field {exc.args[0]!r}") from None
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise RescoreError(f"{where}: {exc}") from None
+            for group, key, sample in found:
+                sample.where = where
+                if not sample.gold:
+                    unmatched.setdefault(group, []).append(sample.doc_id)
+                elif key not in samples:
+                    samples[key] = (group, sample)
+                elif samples[key][1].responses != sample.responses:
+                    seen = samples[key][1].where
+                    raise RescoreError(
+                        f"{where}: doc {sample.doc_id}'s responses differ from {seen}"
+                    )
+                else:
+                    samples[key][1].old.update(sample.old)
+    groups: dict[Group, list[Sample]] = {group: [] for group in unmatched}
+    for group, sample in samples.values():
+        groups.setdefault(group, []).append(sample)
+    if not groups:
+        raise RescoreError(f"{' + '.join(map(str, files))}: no items")
     reports = []
-    for name, samples in read_samples(path).items():
-        try:
-            profile = resolve_profile(task or name).name
-        except ValueError:
-            raise RescoreError(
-                f"{path}: cannot tell the answer conventions of task {task or name!r}; "
-                f"pass --task with one of {sorted(PROFILES)}"
-            ) from None
-        bar = tqdm(samples, desc=name or path.name, unit="doc", leave=False, disable=not progress)
-        docs = [_rescore(s, profile) for s in bar]
-        reports.append(TaskReport(path, name, profile, docs))
+    for (name, system), group_samples in groups.items():
+        profile = _profile(task or name or fields.gold_from, files[0])
+        report = Report(list(files), system, name, profile, group_samples)
+        if not group_samples:
+            note = _unmatched_note(unmatched[name, system], fields)
+            raise RescoreError(f"{report.title}: no items to grade ({note})")
+        if (name, system) in lm_eval:
+            _label_with_baseline(report, filter_name)
+        elif any(s.labels for s in group_samples):
+            by_name = fields.label_from_filename is not None
+            label = (fields.label or "correct").replace(WILDCARD, system or WILDCARD)
+            report.label_name = "file name" if by_name else label
+        if ids := unmatched.get((name, system)):
+            report.notes.append(_unmatched_note(ids, fields) + ", not graded")
+        if unread := sum("\n" in s.gold for s in group_samples):
+            report.notes.append(
+                f"{unread} golds are solutions without a final answer the grader finds; "
+                "graded against their whole text"
+            )
+        reports.append(report)
     return reports
 
 
+def grade_report(report: Report, progress: bool = False) -> Report:
+    """Grade every response of the report's samples (fills `report.docs`)."""
+    bar = tqdm(report.samples, desc=report.title, unit="doc", leave=False, disable=not progress)
+    report.docs = [_rescore(sample, report.profile) for sample in bar]
+    return report
+
+
+def rescore(
+    paths: Iterable[Path],
+    fields: Fields = Fields(),
+    task: str | None = None,
+    filter_name: str | None = None,
+    progress: bool = False,
+) -> list[Report]:
+    """Read and grade every file; one report per file group, task and ``*`` key."""
+    return [
+        grade_report(report, progress)
+        for files in file_groups(paths, fields)
+        for report in read_reports(files, fields, task, filter_name)
+    ]
+
+
+def _profile(task: str | None, where: str | Path) -> str:
+    try:
+        return resolve_profile(task).name
+    except ValueError:
+        raise RescoreError(
+            f"{where}: cannot tell the answer conventions of task {task!r}; "
+            f"pass --task with one of {sorted(PROFILES)}"
+        ) from None
+
+
 def _rescore(sample: Sample, profile: str) -> Rescored:
-    verdicts = grade_samples(sample.responses, sample.gold, profile)
+    verdicts = grade_samples(sample.responses, sample.gold, profile, sample.truncated)
     return Rescored(sample, verdicts, sample_metrics(verdicts))
 
 
-def read_samples(path: Path) -> dict[str | None, list[Sample]]:
-    """The documents of a file, grouped by task (lm-eval lines merged across filters)."""
-    docs: dict[tuple, tuple[str | None, Sample]] = {}
-    for number, record in _records(path):
-        where = f"{path}:{number}"
-        try:
-            if "resps" in record:
-                name = task_of(path)
-                key, sample = ("doc", name, str(record["doc_id"])), _lm_eval_sample(record, name)
-            elif "response" in record:
-                name = record.get("task")
-                key, sample = ("line", number), _plain_sample(record, number)
-            else:
-                raise ValueError("neither 'resps' (lm-eval samples) nor 'response' (JSON Lines)")
-        except KeyError as exc:
-            raise RescoreError(f"{where}: missing field {exc.args[0]!r}") from None
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise RescoreError(f"{where}: {exc}") from None
-        sample.where = where
-        if key not in docs:
-            docs[key] = (name, sample)
-            continue
-        seen = docs[key][1]
-        if seen.responses != sample.responses:
-            raise RescoreError(f"{where}: doc {sample.doc_id}'s responses differ from {seen.where}")
-        seen.old.update(sample.old)
-    if not docs:
-        raise RescoreError(f"{path}: no samples")
-    groups: dict[str | None, list[Sample]] = {}
-    for name, sample in docs.values():
-        groups.setdefault(name, []).append(sample)
-    return groups
+def _label_with_baseline(report: Report, filter_name: str | None) -> None:
+    """Label lm-eval samples with their recorded exact_match (or first metric) of `filter_name`,
+    else of the first filter."""
+    keys = list(dict.fromkeys(k for s in report.samples for k in s.old))
+    if filter_name is not None:
+        keys = [k for k in keys if k.partition(",")[2] == filter_name]
+        if not keys:
+            filters = sorted({k.partition(",")[2] for s in report.samples for k in s.old})
+            raise RescoreError(
+                f"{report.source}: no filter {filter_name!r} recorded (filters: {filters})"
+            )
+    if not keys:
+        return
+    first_filter = keys[0].partition(",")[2]
+    keys = [k for k in keys if k.partition(",")[2] == first_filter]
+    report.label_name = next((k for k in keys if k.partition(",")[0] == "exact_match"), keys[0])
+    for sample in report.samples:
+        if report.label_name in sample.old:
+            sample.labels = [bool(sample.old[report.label_name])]
 
 
-def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def _filename_label(path: Path, fields: Fields) -> bool | None:
+    if fields.label_from_filename is None:
+        return None
+    correct, wrong = (mark in path.name for mark in fields.label_from_filename)
+    if correct == wrong:
+        raise RescoreError(
+            f"{path}: the file name holds {'both' if correct else 'neither'} of "
+            f"{' and '.join(map(repr, fields.label_from_filename))} (--label-from-filename)"
+        )
+    return correct
+
+
+@cache
+def _benchmark_golds(name: str) -> dict[str, str]:
+    """A benchmark's gold answers by problem text (whitespace normalised)."""
+    from spark_math.data import load_rows
+    from spark_math.data.benchmarks import DataError
+
     try:
-        lines = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise RescoreError(f"{path}: {exc.strerror or exc}") from None
-    with lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                raise RescoreError(f"{path}:{number}: not JSON ({exc})") from None
-            if not isinstance(record, dict):
-                raise RescoreError(f"{path}:{number}: expected a JSON object")
-            yield number, record
+        rows = load_rows(name)
+    except DataError as exc:
+        raise RescoreError(f"--gold-from {name}: {exc}") from None
+    return {_words(row["problem"]): str(row["answer"]) for row in rows}
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _records(path: Path, fields: Fields) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(file:line, record) for each record of a JSON Lines, JSON array or JSON object file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeError) as exc:
+        raise RescoreError(f"{path}: {getattr(exc, 'strerror', None) or exc}") from None
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if not lines:
+        raise RescoreError(f"{path}: no samples")
+    if text.lstrip().startswith("["):
+        items: Iterable[tuple[str, Any]] = _array_items(text, path)
+    elif len(lines) > 1 and _is_json(lines[0][1]):
+        items = ((f"{path}:{n}", _loads(line, f"{path}:{n}")) for n, line in lines)
+    else:
+        items = _object_items(_loads(text, str(path)), path, fields)
+    for where, record in items:
+        if not isinstance(record, dict):
+            raise RescoreError(f"{where}: expected a JSON object")
+        yield where, record
+
+
+def _loads(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        line = f":{exc.lineno}" if "\n" in text.strip() else ""
+        raise RescoreError(f"{where}{line}: not JSON ({exc.msg})") from None
+
+
+def _is_json(line: str) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
+
+
+def _array_items(text: str, path: Path) -> Iterator[tuple[str, Any]]:
+    """The items of a JSON array file, each with the line it starts on."""
+    decoder, ws = json.JSONDecoder(), re.compile(r"\s*")
+    pos = ws.match(text, text.index("[") + 1).end()
+    line, counted = 1, 0
+    while pos < len(text) and text[pos] != "]":
+        line += text.count("\n", counted, pos)
+        counted = pos
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            raise RescoreError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
+        yield f"{path}:{line}", value
+        pos = ws.match(text, pos).end()
+        if text[pos : pos + 1] == ",":
+            pos = ws.match(text, pos + 1).end()
+        elif text[pos : pos + 1] != "]":
+            lineno = line + text.count("\n", counted, pos)
+            raise RescoreError(f"{path}:{lineno}: not JSON (expected ',' or ']')")
+
+
+def _object_items(data: Any, path: Path, fields: Fields) -> list[tuple[str, Any]]:
+    """A JSON object file's records: itself, or its only list of objects when the response
+    path does not lead anywhere in it."""
+    if not isinstance(data, dict):
+        return [(f"{path}:1", data)]
+    lists = [
+        key
+        for key, value in data.items()
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
+    ]
+    response = fields.response or "response"
+    try:
+        holds = any(_resolves(data, _bind(response, key)) for key in _systems(data, response))
+    except PathError:
+        holds = False
+    if not holds and len(lists) == 1:
+        return [(f"{path}:{lists[0]}.{i}", item) for i, item in enumerate(data[lists[0]])]
+    return [(f"{path}:1", data)]
 
 
 def _lm_eval_sample(record: dict[str, Any], task: str) -> Sample:
@@ -210,13 +562,106 @@ def _lm_eval_sample(record: dict[str, Any], task: str) -> Sample:
     return Sample(str(record["doc_id"]), list(resps[0]), gold, old)
 
 
-def _plain_sample(record: dict[str, Any], number: int) -> Sample:
-    response = record["response"]
-    responses = [response] if isinstance(response, str) else response
-    if not isinstance(responses, list) or not all(isinstance(r, str) for r in responses):
-        raise TypeError("'response' must be text or a list of texts")
-    old = {"correct": float(bool(record["correct"]))} if "correct" in record else {}
-    return Sample(str(record.get("id", f"line {number}")), responses, str(record["gold"]), old)
+def _plain_samples(
+    record: dict[str, Any],
+    where: str,
+    fields: Fields,
+    task: str | None,
+    golds: dict[str, str] | None,
+    file_label: bool | None,
+) -> list[tuple[Group, tuple, Sample]]:
+    """A record's sample for each ``*`` key, with its group and key (see `read_reports`)."""
+    name = record.get("task") if isinstance(record.get("task"), str) else None
+    profile = _profile(task or name or fields.gold_from, where)
+    return [
+        (
+            (name, system),
+            ("line", where, system),
+            _plain_sample(record, where, fields, system, profile, golds, file_label),
+        )
+        for system in _systems(record, fields.response or "response")
+    ]
+
+
+def _plain_sample(
+    record: dict[str, Any],
+    where: str,
+    fields: Fields,
+    system: str | None,
+    profile: str,
+    golds: dict[str, str] | None,
+    file_label: bool | None,
+) -> Sample:
+    """A record's sample for one ``*`` key; its gold is "" when `golds` lacks its problem."""
+
+    def read(path: str | None, default: str, required: bool = True) -> Any:
+        if path is None and default not in record:
+            if required:
+                raise PathError(
+                    f"neither 'resps' (lm-eval samples) nor {default!r}: pass --{default} PATH"
+                    if default == "response"
+                    else f"missing field {default!r}"
+                )
+            return None
+        path = path or default
+        try:
+            return resolve(record, _bind(path, system))
+        except PathError as exc:
+            shown = path.replace(WILDCARD, system or WILDCARD)
+            raise PathError(f"cannot read {shown!r}: {exc}") from None
+
+    responses = read(fields.response, "response")
+    if isinstance(responses, list) and fields.join:
+        responses = "\n\n".join("" if r is None else str(r) for r in responses)
+    responses = [responses] if not isinstance(responses, list) else responses
+    responses = ["" if r is None else r for r in responses]
+    if not responses or not all(isinstance(r, str) for r in responses):
+        raise TypeError("the response must be text or a non-empty list of texts")
+    if golds is None:
+        gold = read(fields.gold, "gold")
+        if not isinstance(gold, (str, int, float)) or isinstance(gold, bool) or gold == "":
+            raise TypeError(f"the gold must be text or a number, found {gold!r:.40}")
+        gold = final_answer(str(gold), profile)
+    else:
+        gold = golds.get(_words(str(read(fields.problem, "problem"))), "")
+    if file_label is None:
+        labels = read(fields.label, "correct", required=fields.label is not None)
+    else:
+        labels = file_label
+    labels = [] if labels is None else labels if isinstance(labels, list) else [labels]
+    if len(labels) > len(responses):
+        raise ValueError(f"{len(labels)} labels for {len(responses)} responses")
+    truncated = None
+    if fields.finish_reason is not None:
+        reasons = read(fields.finish_reason, "finish_reason")
+        reasons = reasons if isinstance(reasons, list) else [reasons] * len(responses)
+        if len(reasons) != len(responses):
+            raise ValueError(f"{len(reasons)} finish reasons for {len(responses)} responses")
+        truncated = [truncation(r) for r in reasons]
+    doc_id = read(fields.id, "id", required=fields.id is not None)
+    return Sample(
+        str(doc_id) if doc_id is not None else where.rpartition(":")[2],
+        responses,
+        gold,
+        labels=[_verdict(label) for label in labels],
+        truncated=truncated,
+    )
+
+
+def _unmatched_note(ids: list[str], fields: Fields) -> str:
+    shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+    return f"{len(ids)} items not found in {fields.gold_from} by problem text: {shown}"
+
+
+def _verdict(label: Any) -> bool:
+    """A published verdict: a bool, 0/1 or "true"/"false" (any case)."""
+    if isinstance(label, bool):
+        return label
+    if isinstance(label, (int, float)) and label in (0, 1):
+        return bool(label)
+    if isinstance(label, str) and label.strip().lower() in ("true", "false", "1", "0"):
+        return label.strip().lower() in ("true", "1")
+    raise ValueError(f"the label {label!r} is not a verdict (bool, 0/1, 'True'/'False')")
 
 
 def gold_answer(doc: dict[str, Any], target: str, task: str) -> str:
@@ -239,23 +684,18 @@ def gold_answer(doc: dict[str, Any], target: str, task: str) -> str:
     raise ValueError("no gold answer: the doc has no answer, Answer or boxed solution")
 
 
-def rescore(
-    paths: Iterable[Path], task: str | None = None, progress: bool = False
-) -> list[TaskReport]:
-    """Re-grade every file; one report per (file, task)."""
-    return [report for path in paths for report in rescore_file(path, task, progress)]
-
-
-def verdict_records(reports: Iterable[TaskReport]) -> Iterator[dict[str, Any]]:
-    """One JSON-ready record per document: old and new metrics and the new verdicts."""
+def verdict_records(reports: Iterable[Report]) -> Iterator[dict[str, Any]]:
+    """One JSON-ready record per item: labels, old and new metrics and the new verdicts."""
     for report in reports:
-        for doc in report.docs:
+        for doc in report:
             yield {
-                "file": str(report.source),
+                "file": report.source,
+                "system": report.system,
                 "task": report.task,
                 "profile": report.profile,
                 "doc_id": doc.sample.doc_id,
                 "gold": doc.sample.gold,
+                "labels": doc.sample.labels,
                 "old": doc.sample.old,
                 "new": doc.new,
                 "verdicts": [

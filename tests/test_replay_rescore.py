@@ -283,11 +283,14 @@ def test_rescore_lm_eval_builtin_task_samples(builtin_run: tuple[Path, dict], tm
     ):
         assert f"{value:.4f}" in run.output
     assert "exact_match,strict-match" in run.output and "exact_match,flexible-extract" in run.output
-    assert "3 verdicts changed against exact_match,strict-match: 3 now correct" in run.output
-    assert "2 verdicts changed against exact_match,none: 2 now correct" in run.output
+    assert "labels (exact_match,strict-match): accuracy 0.2000, ours 0.8000" in run.output
+    assert "3 disagreements: 3 label wrong, ours correct; 0 label correct, ours" in run.output
+    assert "labels (exact_match,none): accuracy 0.2500, ours 0.7500" in run.output
+    assert "2 disagreements: 2 label wrong, ours correct; 0 label correct, ours" in run.output
     assert POLAR in run.output and "equal" in run.output
     records = lines(verdicts)
     assert [r["verdicts"][0]["correct"] for r in records] == new_gsm8k + new_math
+    assert [r["labels"] for r in records[:2]] == [[False], [False]]
     assert records[0]["old"] == {
         "exact_match,strict-match": 0.0,
         "exact_match,flexible-extract": 1.0,
@@ -295,7 +298,8 @@ def test_rescore_lm_eval_builtin_task_samples(builtin_run: tuple[Path, dict], tm
     assert records[5]["gold"] == "\\frac{1}{2}" and records[5]["verdicts"][0]["extracted"] == "0.5"
 
     flexible = CliRunner().invoke(cli(), ["rescore", str(gsm8k), "--filter", "flexible-extract"])
-    assert "1 verdicts changed against exact_match,flexible-extract: 1 now" in flexible.output
+    assert "labels (exact_match,flexible-extract): accuracy 0.6000" in flexible.output
+    assert "1 disagreements: 1 label wrong, ours correct" in flexible.output
 
 
 def test_rescore_plain_jsonl(tmp_path: Path) -> None:
@@ -317,12 +321,14 @@ def test_rescore_plain_jsonl(tmp_path: Path) -> None:
     run = CliRunner().invoke(cli(), ["rescore", str(path), "--out", str(out), "--no-progress"])
 
     assert run.exit_code == 0, run.output
-    assert "correct" in run.output and "0.5000" in run.output and "1.0000" in run.output
-    assert "1 verdicts changed against correct: 1 now correct, 0 now wrong" in run.output
+    assert "labels (correct): accuracy 0.5000, ours 1.0000" in run.output
+    assert "agreement 50.00% of 2 responses, 50.00% of 2 items" in run.output
+    assert "1 disagreements: 1 label wrong, ours correct; 0 label correct, ours wrong" in run.output
     verdicts = lines(out)
     assert [v["new"]["exact_match"] for v in verdicts] == [1.0, 1.0, 1.0]
     assert verdicts[2]["new"]["avg@2"] == 0.5 and len(verdicts[2]["verdicts"]) == 2
-    assert verdicts[0]["profile"] == "math" and verdicts[0]["old"] == {"correct": 0.0}
+    assert verdicts[0]["profile"] == "math" and verdicts[0]["labels"] == [False]
+    assert [v["doc_id"] for v in verdicts] == ["a", "b", "c"] and verdicts[2]["labels"] == []
 
 
 @pytest.mark.parametrize(
@@ -330,7 +336,7 @@ def test_rescore_plain_jsonl(tmp_path: Path) -> None:
     [
         ('{"problem": "x", "response": "1", "gold": "1"}\n\n{"problem": "y", "re', ":3: not JSON"),
         ('{"problem": "x", "response": "1"}\n', ":1: missing field 'gold'"),
-        ('{"problem": "x", "answer": "1"}\n', ":1: neither 'resps'"),
+        ('{"problem": "x", "answer": "1"}\n', ":1: neither 'resps' (lm-eval samples) nor"),
         ('{"doc_id": 0, "doc": {}, "resps": [[["-1.5", "False"]]]}\n', ":1: 'resps' holds no"),
     ],
 )

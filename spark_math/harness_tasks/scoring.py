@@ -34,11 +34,17 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - comb(n - c, k) / comb(n, k)
 
 
-def grade_samples(responses: Sequence[str], gold: str, task: str) -> list[GradedSample]:
-    """Verdict records for one document's responses, equivalent answers sharing a `group`."""
+def grade_samples(
+    responses: Sequence[str],
+    gold: str,
+    task: str,
+    truncated: Sequence[bool | None] | None = None,
+) -> list[GradedSample]:
+    """Verdict records for one document's responses, equivalent answers sharing a `group`;
+    `truncated` says per response whether generation hit the token limit (see `grade`)."""
     records, representatives = [], []
-    for response in responses:
-        verdict = grade(response, gold, task=task)
+    for response, cut in zip(responses, truncated or [None] * len(responses), strict=True):
+        verdict = grade(response, gold, task=task, truncated=cut)
         group = None
         if verdict.extracted is not None:
             group = next(
