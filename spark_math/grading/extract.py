@@ -3,7 +3,8 @@
 Rules, in order:
 1. Only the text after the last `</think>` counts; an unclosed `<think>` means no answer. Text after
    a new line that starts the next few-shot example ("Question:", "Problem:", "Q:") is dropped, and
-   so are end-of-sequence tokens a backend left in (`</s>`, `<|im_end|>`).
+   so are end-of-sequence tokens a backend left in (`</s>`, `<|im_end|>`) and GSM8K's `<<a*b=c>>`
+   calculator notes (`$$<<16+27=43>>43` is no display math).
 2. Candidates are `\\boxed{}`/`\\fbox{}` (brace-matched, or `\\boxed 7`), `<answer>`/`<solution>`/
    `<final_answer>` tags, a JSON `"answer"` field (fenced or bare), answer markers (`####`, "The
    answer is", "Final Answer:", "The correct option is", an "Answer:" line) and a last line that
@@ -34,8 +35,13 @@ from .profiles import Profile
 MAX_ANSWER_CHARS = 10_000
 
 _CONTINUATION = re.compile(r"\n[ \t]*(?:Question|Problem|Q)[ \t]*:")  # the next few-shot example
+_CALCULATOR = re.compile(r"\$?<<[^<>\n]{0,200}>>")  # GSM8K's <<9*2=18>> calculator notes
 _END_TOKENS = re.compile(r"(?:\s*(?:<\|[a-z_]+\|>|</s>|<eos>|<end_of_turn>))+\s*$", re.IGNORECASE)
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])")
+_LAST_BOX = re.compile(rf"(?s:.*)({_BOX.pattern})")  # `.match`: one backward pass
+_BOX_TOKEN = re.compile(r"[^\s$]+")  # the 7 of `\boxed 7`
+_BRACE_TOKENS = re.compile(r"\\.|[{}]", re.DOTALL)
+_SPACES = re.compile(" *")
 _TAG = re.compile(r"<(answer|solution|final_answer)>", re.IGNORECASE)
 _MARKERS = (
     re.compile(r"####[ \t]*(?=[-+$\\\d.])"),  # not a markdown heading such as "#### Step 1"
@@ -99,7 +105,7 @@ def answer_region(text: str) -> str | None:
         text = text[close + len("</think>") :]
     elif "<think>" in text:
         return None
-    text = text.replace("\r\n", "\n")
+    text = _CALCULATOR.sub("", text.replace("\r\n", "\n"))
     cut = _CONTINUATION.search(text)
     if cut and text[: cut.start()].strip():
         text = text[: cut.start()]
@@ -184,58 +190,54 @@ def last_boxed(text: str) -> str | None:
     return None if end is None else text[open_pos + 1 : end - 1]
 
 
-def _match_brace(text: str, open_pos: int) -> int | None:
-    """Index just past the `}` that closes the `{` at `open_pos`, or None."""
+def _match_brace(text: str, open_pos: int, limit: int | None = None) -> int | None:
+    """Index just past the `}` that closes the `{` at `open_pos`, or None if it does not close
+    within `MAX_ANSWER_CHARS` (and before `limit`)."""
     depth = 0
-    limit = min(len(text), open_pos + MAX_ANSWER_CHARS)
-    i = open_pos
-    while i < limit:
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "{":
+    end = min(len(text) if limit is None else limit, open_pos + MAX_ANSWER_CHARS)
+    for token in _BRACE_TOKENS.finditer(text, open_pos, end):
+        if token.group() == "{":
             depth += 1
-        elif ch == "}":
+        elif token.group() == "}":
             depth -= 1
             if depth == 0:
-                return i + 1
-        i += 1
+                return token.end()
     return None
 
 
-def _box_at(text: str, match: re.Match) -> tuple[int, int, str | None]:
-    pos = match.end()
-    while pos < len(text) and text[pos] == " ":
-        pos += 1
-    if pos < len(text) and text[pos] == "{":
-        close = _match_brace(text, pos)
+def _box_at(text: str, start: int, pos: int, limit: int) -> tuple[int, int, str | None]:
+    """The box whose command spans `start:pos`, read no further than `limit`."""
+    after = _SPACES.match(text, pos, limit).end()
+    if after < limit and text[after] == "{":
+        close = _match_brace(text, after, limit)
         if close is None:  # cut off inside the final box
-            return match.start(), len(text), None
-        return match.start(), close, text[pos + 1 : close - 1]
-    token = re.match(r"[^\s$]+", text[pos:])
-    if token is None or pos == match.end():
-        return match.start(), pos, None
-    return match.start(), pos + token.end(), token.group()
+            return start, len(text), None
+        return start, close, text[after + 1 : close - 1]
+    token = _BOX_TOKEN.match(text, after, min(limit, after + MAX_ANSWER_CHARS))
+    if token is None or after == pos:
+        return start, after, None
+    return start, token.end(), token.group()
 
 
 def _last_box(region: str) -> tuple[int, int, str | None] | None:
-    matches = list(_BOX.finditer(region))
-    if not matches:
+    """The last box, joined with the boxes before it on its line; linear in the input: the last
+    box is found in one backward pass, and joined boxes are looked for only in the
+    `MAX_ANSWER_CHARS` before it."""
+    last = _LAST_BOX.match(region)
+    if last is None:
         return None
-    start, end, content = _box_at(region, matches[-1])
+    start, end, content = _box_at(region, last.start(1), last.end(1), len(region))
     if content is None:
         return start, end, None
     contents = [content]
-    for match in reversed(matches[:-1]):
-        prev_start, prev_end, prev = _box_at(region, match)
+    window = list(_BOX.finditer(region, max(0, start - MAX_ANSWER_CHARS), start))
+    for match in reversed(window):
+        prev_start, prev_end, prev = _box_at(region, match.start(), match.end(), start)
         if prev is None or not _BOX_JOINER.match(region[prev_end:start]):
             break
-        contents.insert(0, prev)
+        contents.append(prev)
         start = prev_start
-    if len(contents) > 1:
-        return start, end, ", ".join(contents)
-    return start, end, content
+    return start, end, ", ".join(reversed(contents))
 
 
 def _last_tag(region: str) -> tuple[int, int, str | None] | None:
