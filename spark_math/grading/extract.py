@@ -69,7 +69,8 @@ _DANGLING = re.compile(
     r"(?:[-+/=,:(^\\]|\b(?:and|or|the|of|to|is|so|then|by|a|an))[\s*_]*$", re.IGNORECASE
 )
 _QUOTES = "\"'`“”‘’«»"
-_JSON_KEY = re.compile(r"(?<!`)[\"'](?:final[_ ])?answer[\"']\s*:\s*", re.IGNORECASE)
+_JSON_KEY = re.compile(r"[\"'](?:final[_ ])?answer[\"']\s*:\s*", re.IGNORECASE)
+_EXAMPLE = re.compile(r"(?:e\.g\.|example)[\s,:`]*$", re.IGNORECASE)  # an echoed instruction
 _JSON_ESCAPE = re.compile(r"\\([\"'\\/])|\\[nt](?![a-zA-Z])|\\u([0-9a-fA-F]{4})")
 _FINAL_LINE = re.compile(  # "A: 18", "Total: $18", "**Answer:** 18 apples", "18"
     r"^(?:[ \t>*_#]|-(?=\s))*(?:(?:[A-Za-z]+[ \t]+){0,3}?(?:a|ans|answer|total|result|solution|sum)"
@@ -278,7 +279,11 @@ def _json_answer(region: str) -> tuple[int, int, str | None, bool] | None:
     Strings are unescaped leniently, since models often leave LaTeX backslashes unescaped
     (`"\\frac{1}{2}"` stays `\\frac{1}{2}`); an empty or placeholder value is no answer.
     """
-    keys = list(_JSON_KEY.finditer(region))
+    keys = [
+        k
+        for k in _JSON_KEY.finditer(region)
+        if not _EXAMPLE.search(region, max(0, k.start() - 20), k.start())
+    ]
     if not keys:
         return None
     key = keys[-1]
