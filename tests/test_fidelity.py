@@ -17,18 +17,24 @@ FIDELITY_DIR = Path(
 )
 LIMIT = 300  # items per model, a seeded random sample
 
-# What each source must keep on the sample. "agreement": the least % of responses, per model, on
-# which our verdict equals the authors' label. "gap": the largest mean |ours - published| (points)
-# over the source's models, for sources without per-item labels (sampling noise included).
-# These are the values the grader reached when the test was written, while it was being improved;
-# raise them as it gets better.
-FLOORS: dict[str, dict[str, float]] = {
-    "openai": {"agreement": 100.0},
-    "tora": {"gap": 1.9},
-    "mathcoder": {"agreement": 99.6},
-    "qwen": {"agreement": 99.8},
-    "zeroeval-gsm": {"gap": 2.1},
-    "zeroeval-math-l5": {"gap": 1.4},
+# The least % of responses, per model, on which our verdict equals the authors' verdict: their
+# labels (OpenAI, MathCoder, Qwen) or their scorer rebuilt in benchmarks/fidelity.py (ToRA,
+# ZeroEval). Measured on this sample: 100 / 99.67-100 / 99.67 / 99.88 / 99.33-100 / 99.0-100.
+FLOORS: dict[str, float] = {
+    "openai": 100.0,
+    "tora": 99.5,
+    "mathcoder": 99.5,
+    "qwen": 99.5,
+    "zeroeval-gsm": 99.0,
+    "zeroeval-math-l5": 98.5,
+}
+# Models on which the authors' own scorer is wrong on many items (it reads the first number of
+# "4 * 15 * 12 = 720", misses a `**answer:** "363"` line): we disagree with it on purpose, and
+# docs/grading.md lists every such item. Measured here: 95.67, 99.33, 95.33.
+SCORER_WRONG: dict[str, float] = {
+    "Phi-3.5-mini-instruct": 95.0,
+    "gemma-2-2b-it": 98.5,
+    "Qwen2.5-3B-Instruct": 94.5,
 }
 
 if not FIDELITY_DIR.is_dir():
@@ -58,17 +64,15 @@ def test_every_source_has_a_floor(bench) -> None:
 
 @pytest.mark.parametrize("source", list(FLOORS))
 def test_fidelity_floor(rows: dict[str, list], source: str) -> None:
-    floor = FLOORS[source]
     models = rows[source]
-    assert models and all(row.published is not None for row in models)
-    if "agreement" in floor:
-        worst = min(100 * row.agreement.agree / row.agreement.responses for row in models)
-        shown = {row.model: len(row.disagreements) for row in models}
-        assert worst >= floor["agreement"], f"disagreements per model: {shown}"
-    else:
-        gaps = {row.model: round(100 * (row.ours - row.published), 2) for row in models}
-        mean_gap = sum(map(abs, gaps.values())) / len(gaps)
-        assert mean_gap <= floor["gap"], f"ours - published per model: {gaps}"
+    assert models and all(row.published is not None and row.agreement for row in models)
+    below = {
+        row.model: (round(100 * row.agreement.agree / row.agreement.responses, 2), floor)
+        for row in models
+        if 100 * row.agreement.agree / row.agreement.responses
+        < (floor := SCORER_WRONG.get(row.model, FLOORS[source]))
+    }
+    assert not below, f"agreement %, floor per model: {below}"
 
 
 def test_sample_and_published_figures(rows: dict[str, list]) -> None:
