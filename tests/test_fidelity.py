@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -101,3 +103,35 @@ def test_match_name(bench) -> None:
     assert bench.match_name("deepseek-chat", names) == "deepseek-v2-chat-0628"
     assert bench.match_name("deepseek-v2", names) is None  # two candidates
     assert bench.match_name("gpt-4o", names) is None
+
+
+def _documented_commands() -> list[str]:
+    """The `spark-math rescore $F/...` commands that README.md and docs/rescoring.md show."""
+    commands = []
+    for doc in ("README.md", "docs/rescoring.md"):
+        text = (Path(__file__).parents[1] / doc).read_text(encoding="utf-8")
+        text = re.sub(r"\\\n\s*", "", text)  # join continued lines
+        commands += re.findall(r"^\s*(spark-math rescore \$F/.*)$", text, re.MULTILINE)
+    return list(dict.fromkeys(commands))
+
+
+def test_documented_commands_cover_every_source() -> None:
+    commands = " ".join(_documented_commands())
+    for folder in ("openai-gsm8k", "tora-gsm8k", "mathcoder-gsm8k", "qwen25math-cot100"):
+        assert f"$F/{folder}/" in commands
+    assert "$F/zeroeval/gsm/" in commands and "$F/zeroeval/math-l5/" in commands
+
+
+@pytest.mark.parametrize("command", _documented_commands())
+def test_documented_command_runs(command: str) -> None:
+    env = {**os.environ, "F": str(FIDELITY_DIR), "COLUMNS": "200"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    done = subprocess.run(
+        ["bash", "-c", command], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    agreements = [float(a) for a in re.findall(r"agreement ([\d.]+)% of", done.stdout)]
+    if "--label" in command:
+        assert agreements and min(agreements) >= 99.5, agreements
+    else:
+        assert "no labels to compare with" in done.stdout

@@ -16,9 +16,11 @@ benchmarks/grader_bench.py):
   "number-like" token, which is "$." for "$\\boxed{18}$." and "000." for "1 000." (flexible);
   math-verify knows no `<answer>` tags and grades a number from the reasoning, accepts hedges
   ("18 or 20") and the last number of a truncated response; minerva reads only "Final Answer: The
-  final answer is X". We take the last box/tag/marker after `</think>`, keep same-line boxes as a
-  list, treat a retracted answer and a response cut off mid-sentence as "no-answer", and fall back
-  to the last number only for GSM8K and only after a finished sentence.
+  final answer is X"; ZeroEval reads only a JSON `answer` field and takes its first number. We
+  take the last box/tag/JSON answer/marker after `</think>`, or a last line that is a labelled or
+  bare number ("A: 18"), keep same-line boxes as a list, treat a retracted answer as "no-answer",
+  decide truncation from evidence (`truncated`, an unclosed environment) rather than from a full
+  stop, and fall back to the last number of a finished response only for GSM8K.
 - Normalising (`normalize`): Hendrycks `strip_string` misses `0.5` = `\\frac12` and 27 = 27.0;
   minerva keeps only the text after the last "=" (so two equations ending in "= 0" match) and fails
   to parse identical tuples and intervals; Qwen's `strip_string` erases `\\text{east}`. We strip
@@ -33,18 +35,20 @@ benchmarks/grader_bench.py):
 - Symbolic (`symbolic`): math-verify's parser and `verify` for what is left, with constant
   expressions compared at 50 digits and equations equal up to a non-zero factor.
 - Bounding time (`guard`): math-verify's SIGALRM timeout fails off the main thread (its issue #63,
-  #65) and cannot stop C-level bigint work; minerva also uses SIGALRM; Qwen has no timeout.
+  #65) and cannot stop C-level bigint work; minerva also uses SIGALRM; Qwen has no timeout. Work
+  done in-process is bounded by size: a response over `MAX_FAST_RESPONSE` characters is graded
+  whole in the worker, and answers over `MAX_FAST_ANSWERS` characters are compared there, so the
+  deadline covers extraction and comparison too.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from . import symbolic
-from .compare import compare
+from . import guard, symbolic
+from .compare import Outcome, compare
 from .extract import locate_answer
 from .guard import HardTimeout, run_guarded
 from .normalize import analyze, analyze_gold
@@ -53,6 +57,9 @@ from .profiles import PROFILES, Profile, resolve_profile
 __all__ = ["PROFILES", "Profile", "Verdict", "equivalent", "extract_answer", "grade"]
 
 logger = logging.getLogger(__name__)
+MAX_FAST_RESPONSE = 20_000  # characters extracted in-process: a few milliseconds at worst
+MAX_FAST_ANSWERS = 256  # characters of gold and answer compared in-process: the same
+guard.warm_up(symbolic.warm_up)
 
 
 @dataclass(frozen=True)
@@ -89,23 +96,16 @@ def grade(
     """
     deadline = time.monotonic() + timeout
     profile = resolve_profile(task)
-    extracted = None
+    prediction, gold = _as_text(prediction), _as_text(gold)
+    if len(prediction) + len(gold) <= MAX_FAST_RESPONSE:
+        return _grade(prediction, gold, profile, truncated, deadline)
     try:
-        extracted = locate_answer(_as_text(prediction), profile, truncated)
-        if extracted is None:
-            return Verdict(False, None, "no-answer")
-        outcome = compare(
-            analyze_gold(_as_text(gold)),
-            analyze(extracted),
-            profile,
-            lambda pairs: _judge(pairs, deadline),
-        )
-        return Verdict(outcome.correct, extracted, outcome.reason)
+        return run_guarded(_grade, (prediction, gold, profile, truncated, None), deadline)
     except HardTimeout:
-        return Verdict(False, extracted, "timeout")
-    except Exception:  # the grader must survive any model output
-        logger.warning("grading failed for extracted answer %.80r", extracted, exc_info=True)
-        return Verdict(False, extracted, "error")
+        return Verdict(False, None, "timeout")
+    except Exception:  # the worker died
+        logger.warning("grading failed for a %d-character response", len(prediction), exc_info=True)
+        return Verdict(False, None, "error")
 
 
 def equivalent(a: str, b: str, *, task: str | None = None, timeout: float = 2.0) -> bool:
@@ -114,16 +114,42 @@ def equivalent(a: str, b: str, *, task: str | None = None, timeout: float = 2.0)
         return True
     deadline = time.monotonic() + timeout
     try:
-        outcome = compare(
-            analyze_gold(a), analyze(b), resolve_profile(task), lambda p: _judge(p, deadline)
-        )
-        return outcome.correct
+        return _compare(_as_text(a), _as_text(b), resolve_profile(task), deadline).correct
     except Exception:  # HardTimeout included: undecided answers are kept apart
         return False
 
 
-def _judge(pairs: Sequence[tuple[str, str]], deadline: float) -> list[bool]:
-    return run_guarded(symbolic.equal_pairs, (list(pairs),), deadline)
+def _grade(
+    prediction: str, gold: str, profile: Profile, truncated: bool | None, deadline: float | None
+) -> Verdict:
+    """`grade` here; `deadline` None means here is the worker, whose caller keeps the deadline."""
+    extracted = None
+    try:
+        extracted = locate_answer(prediction, profile, truncated)
+        if extracted is None:
+            return Verdict(False, None, "no-answer")
+        outcome = _compare(gold, extracted, profile, deadline)
+        return Verdict(outcome.correct, extracted, outcome.reason)
+    except HardTimeout:
+        return Verdict(False, extracted, "timeout")
+    except Exception:  # the grader must survive any model output
+        logger.warning("grading failed for extracted answer %.80r", extracted, exc_info=True)
+        return Verdict(False, extracted, "error")
+
+
+def _compare(gold: str, pred: str, profile: Profile, deadline: float | None) -> Outcome:
+    """`compare` in-process with sympy in the worker, or all of it in the worker for long answers
+    (their structure can make matching quadratic)."""
+    if deadline is None:
+        return compare(analyze_gold(gold), analyze(pred), profile, symbolic.equal_pairs)
+    if len(gold) + len(pred) > MAX_FAST_ANSWERS:
+        return run_guarded(_compare, (gold, pred, profile, None), deadline)
+    return compare(
+        analyze_gold(gold),
+        analyze(pred),
+        profile,
+        lambda pairs: run_guarded(symbolic.equal_pairs, (list(pairs),), deadline),
+    )
 
 
 def _as_text(value: object) -> str:
