@@ -38,21 +38,26 @@ from spark_math.grading import PROFILES, extract_answer
 from spark_math.grading.profiles import resolve_profile
 from spark_math.harness_tasks.scoring import GradedSample, grade_samples, sample_metrics
 
+from .paths import (
+    WILDCARD,
+    PathError,
+    PathSyntaxError,
+    bind,
+    parse_path,
+    resolve,
+    resolves,
+    systems,
+)
+
 SAMPLES_NAME = re.compile(r"^samples_(?P<task>.+)_\d{4}-\d{2}-\d{2}T[\d.-]+\.jsonl$")
-WILDCARD = "*"
 TRUNCATED = {"length", "max_tokens"}
 FINISHED = {"stop", "eos", "end_turn"}
 
-Segment = str | int | slice
 Group = tuple[str | None, str | None]  # (task, `*` key)
 
 
 class RescoreError(ValueError):
     """An input that cannot be re-graded; the message names the file and line."""
-
-
-class PathError(LookupError):
-    """A field path that does not lead to a value in a record."""
 
 
 def task_of(path: Path) -> str:
@@ -87,7 +92,10 @@ class Fields:
         paths = (self.response, self.gold, self.problem, self.label, self.id, self.finish_reason)
         for path in paths:
             if path is not None:
-                parse_path(path)
+                try:
+                    parse_path(path)
+                except PathSyntaxError as exc:
+                    raise RescoreError(str(exc)) from None
         if self.gold is not None and self.gold_from is not None:
             raise RescoreError("give --gold or --gold-from, not both")
         if self.label is not None and self.label_from_filename is not None:
@@ -208,78 +216,6 @@ def counterpart(old_key: str, new: Iterable[str]) -> str:
     """The new metric that corresponds to a recorded one: the same name, else exact_match."""
     metric = old_key.partition(",")[0]
     return metric if metric in new else "exact_match"
-
-
-@cache
-def parse_path(path: str) -> tuple[Segment, ...]:
-    """A field path: keys, list indexes and slices joined by dots or in brackets
-    (``output.0``, ``ground_truth.answer``, ``debug_result[2:-1].content``), ``*`` for any key.
-    After a slice the rest of the path applies to each element, giving a list."""
-    segments: list[Segment] = []
-    for part in path.replace("[", ".").replace("]", "").split("."):
-        if not part:
-            raise RescoreError(f"bad field path {path!r}: empty segment")
-        if re.fullmatch(r"-?\d+", part):
-            segments.append(int(part))
-        elif re.fullmatch(r"-?\d*:-?\d*", part):
-            start, stop = (int(x) if x else None for x in part.split(":"))
-            segments.append(slice(start, stop))
-        else:
-            segments.append(part)
-    if segments.count(WILDCARD) > 1:
-        raise RescoreError(f"bad field path {path!r}: more than one '*'")
-    return tuple(segments)
-
-
-def resolve(value: Any, path: Sequence[Segment]) -> Any:
-    """The value at `path` (see `parse_path`) in a record; PathError when there is none."""
-    for i, segment in enumerate(path):
-        if isinstance(segment, slice):
-            if not isinstance(value, list):
-                raise PathError(f"cannot slice a {type(value).__name__}")
-            return [resolve(item, path[i + 1 :]) for item in value[segment]]
-        if isinstance(value, dict):
-            if str(segment) not in value:
-                raise PathError(f"no key {str(segment)!r}")
-            value = value[str(segment)]
-        elif isinstance(value, list) and isinstance(segment, int):
-            if not -len(value) <= segment < len(value):
-                raise PathError(f"no item {segment} in a list of {len(value)}")
-            value = value[segment]
-        else:
-            raise PathError(f"no {segment!r} in a {type(value).__name__}")
-    return value
-
-
-def _bind(path: str, key: str | None) -> tuple[Segment, ...]:
-    """The segments of `path` with its ``*`` replaced by `key`."""
-    return tuple(key if s == WILDCARD and key is not None else s for s in parse_path(path))
-
-
-def _systems(record: dict[str, Any], path: str) -> list[str | None]:
-    """The keys that the ``*`` of `path` takes in `record` ([None] without a ``*``)."""
-    segments = parse_path(path)
-    if WILDCARD not in segments:
-        return [None]
-    star = segments.index(WILDCARD)
-    try:
-        parent = resolve(record, segments[:star])
-    except PathError as exc:
-        raise PathError(f"cannot read {path!r}: {exc}") from None
-    if not isinstance(parent, dict):
-        raise PathError(f"cannot read {path!r}: '*' needs an object, found a list")
-    keys = [k for k in parent if _resolves(parent[k], segments[star + 1 :])]
-    if not keys:
-        raise PathError(f"cannot read {path!r}: no key holds it")
-    return keys
-
-
-def _resolves(value: Any, path: Sequence[Segment]) -> bool:
-    try:
-        resolve(value, path)
-    except PathError:
-        return False
-    return True
 
 
 def truncation(finish_reason: Any) -> bool | None:
@@ -541,7 +477,7 @@ def _object_items(data: Any, path: Path, fields: Fields) -> list[tuple[str, Any]
     ]
     response = fields.response or "response"
     try:
-        holds = any(_resolves(data, _bind(response, key)) for key in _systems(data, response))
+        holds = any(resolves(data, bind(response, key)) for key in systems(data, response))
     except PathError:
         holds = False
     if not holds and len(lists) == 1:
@@ -579,7 +515,7 @@ def _plain_samples(
             ("line", where, system),
             _plain_sample(record, where, fields, system, profile, golds, file_label),
         )
-        for system in _systems(record, fields.response or "response")
+        for system in systems(record, fields.response or "response")
     ]
 
 
@@ -605,7 +541,7 @@ def _plain_sample(
             return None
         path = path or default
         try:
-            return resolve(record, _bind(path, system))
+            return resolve(record, bind(path, system))
         except PathError as exc:
             shown = path.replace(WILDCARD, system or WILDCARD)
             raise PathError(f"cannot read {shown!r}: {exc}") from None
