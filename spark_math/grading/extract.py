@@ -36,7 +36,8 @@ MAX_ANSWER_CHARS = 10_000
 
 _CONTINUATION = re.compile(r"\n[ \t]*(?:Question|Problem|Q)[ \t]*:")  # the next few-shot example
 _CALCULATOR = re.compile(r"\$?<<[^<>\n]{0,200}>>")  # GSM8K's <<9*2=18>> calculator notes
-_END_TOKENS = re.compile(r"(?:\s*(?:<\|[a-z_]+\|>|</s>|<eos>|<end_of_turn>))+\s*$", re.IGNORECASE)
+_END_TOKEN = re.compile(r"(?:<\|[a-z_]+\|>|</s>|<eos>|<end_of_turn>)$", re.IGNORECASE)
+MAX_FINAL_LINE = 200  # characters of a labelled or bare last line ("Total cost: $1,234 dollars")
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])")
 _LAST_BOX = re.compile(rf"(?s:.*)({_BOX.pattern})")  # `.match`: one backward pass
 _BOX_TOKEN = re.compile(r"[^\s$]+")  # the 7 of `\boxed 7`
@@ -110,7 +111,19 @@ def answer_region(text: str) -> str | None:
     cut = _CONTINUATION.search(text)
     if cut and text[: cut.start()].strip():
         text = text[: cut.start()]
-    return _END_TOKENS.sub("", text)
+    return _without_end_tokens(text)
+
+
+def _without_end_tokens(text: str) -> str:
+    """`text` less the end-of-sequence tokens (and spaces) at its end; linear in what it drops."""
+    end = len(text)
+    while True:
+        while end and text[end - 1].isspace():
+            end -= 1
+        token = _END_TOKEN.search(text, max(0, end - 20), end)
+        if token is None:
+            return text[:end]
+        end = token.start()
 
 
 def locate_answer(text: str, profile: Profile, truncated: bool | None = None) -> str | None:
@@ -318,6 +331,8 @@ def _unescape(match: re.Match) -> str:
 def _final_line(region: str) -> tuple[int, int, str | None] | None:
     """A last line that is a number, bare or after an answer label ("A: 18", "Total: $18")."""
     start = region.rfind("\n") + 1
+    if len(region) - start > MAX_FINAL_LINE:
+        return None
     line = _FINAL_LINE.match(region, start)
     if line is None:
         return None
