@@ -57,9 +57,9 @@ from .profiles import PROFILES, Profile, resolve_profile
 __all__ = ["PROFILES", "Profile", "Verdict", "equivalent", "extract_answer", "grade"]
 
 logger = logging.getLogger(__name__)
-MAX_FAST_RESPONSE = 20_000  # characters extracted in-process: a few milliseconds at worst
-MAX_FAST_ANSWERS = 256  # characters of gold and answer compared in-process: the same
-guard.warm_up(symbolic.warm_up)
+MAX_FAST_RESPONSE = 10_000  # characters extracted in-process: about 10 ms at worst
+MAX_FAST_ANSWERS = 256  # characters of gold and answer compared in-process: a few ms
+guard.warm_up(symbolic.warm_up_steps())
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The comparison ladder: strings, exact values and structure in-process; sympy only for the rest.
 
 `compare` matches a gold `Answer` against a predicted one. Pairs of scalars whose exact values are
-unknown (`\\sqrt{2}/2` against `\\frac{1}{\\sqrt2}`) are collected in a first pass, decided all at
+unknown (`\\sin(\\pi/3)` against `\\frac{\\sqrt3}{2}`) are collected in a first pass, decided all at
 once by `symbolic` (which runs in the guarded worker), and the match is re-run with those verdicts.
 """
 

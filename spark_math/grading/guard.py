@@ -7,22 +7,30 @@ worker is SIGKILLed and replaced. Workers are pooled, one per concurrent caller,
 holds in threads; they are plain `os.fork` children, so it also holds inside daemonic
 multiprocessing workers (lm-eval, DataLoader), which may not start `multiprocessing` children.
 On platforms without `fork` the call runs in-process, bounded only by math-verify's own checks.
+
+The first use of the parser and of sympy costs 0.5-1 s. `warm_up` pays it once per process, in a
+background thread started at import, so that every worker forked afterwards starts warm. Every
+fork of the process (ours, or a user's DataLoader) waits for that thread, which could otherwise
+hold a lock the child inherits; a worker wanted before it ends stops it after its current step and
+waits for that within the caller's deadline.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from multiprocessing.connection import Connection, Pipe
 from typing import Any
 
 MAX_IDLE_WORKERS = 4
+WARM_UP_WAIT = 30.0  # the longest a fork waits for the warm-up (it takes about a second)
 
 
 class HardTimeout(Exception):
@@ -87,6 +95,36 @@ def _serve(conn: Connection) -> None:  # pragma: no cover - runs in the child
 _LIVE: set[_Worker] = set()
 _IDLE: list[_Worker] = []
 _LOCK = threading.Lock()
+_WARMING: threading.Thread | None = None
+_WANTED = threading.Event()  # a worker is wanted: the warm-up stops after its current step
+
+
+def warm_up(steps: Iterable[Callable[[], object]]) -> None:
+    """Run `steps` in a background thread; workers are forked only once it has returned."""
+    global _WARMING
+    if hasattr(os, "fork"):  # else workers run in-process: no sympy in two threads at once
+        _WARMING = threading.Thread(target=_run, args=(steps,), name="spark-math-warm-up")
+        _WARMING.daemon = True
+        _WARMING.start()
+
+
+def warmed(timeout: float | None = None) -> bool:
+    """Wait up to `timeout` seconds for the warm-up to finish; whether it has."""
+    thread = _WARMING
+    if thread is None:
+        return True
+    thread.join(timeout)
+    return not thread.is_alive()
+
+
+def _run(steps: Iterable[Callable[[], object]]) -> None:
+    try:
+        for step in steps:
+            if _WANTED.is_set():
+                return
+            step()
+    except Exception:  # a failed warm-up costs time later, nothing else
+        logging.getLogger(__name__).debug("warm-up failed", exc_info=True)
 
 
 def run_guarded(func: Callable[..., Any], args: tuple, deadline: float) -> Any:
@@ -96,9 +134,14 @@ def run_guarded(func: Callable[..., Any], args: tuple, deadline: float) -> Any:
     """
     if not hasattr(os, "fork"):
         return func(*args)
+    if time.monotonic() >= deadline:
+        raise HardTimeout
     with _LOCK:
         worker = _IDLE.pop() if _IDLE else None
     if worker is None:
+        _WANTED.set()
+        if not warmed(deadline - time.monotonic()):
+            raise HardTimeout
         worker = _Worker()
     ok, value = worker.call(func, args, deadline)  # a dead or late worker has been killed
     with _LOCK:
@@ -123,8 +166,8 @@ def shutdown() -> None:
 
 def _forget_after_fork() -> None:
     # A forked child (our own worker, or a user's DataLoader) must not talk to our workers.
-    global _LOCK
-    _LOCK = threading.Lock()
+    global _LOCK, _WARMING, _WANTED
+    _LOCK, _WARMING, _WANTED = threading.Lock(), None, threading.Event()
     for worker in list(_LIVE):
         with contextlib.suppress(OSError):
             worker.conn.close()
@@ -133,5 +176,5 @@ def _forget_after_fork() -> None:
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_after_fork)
+    os.register_at_fork(before=lambda: warmed(WARM_UP_WAIT), after_in_child=_forget_after_fork)
 atexit.register(shutdown)

@@ -238,8 +238,8 @@ def _structure(s: str, depth: int) -> Answer:
     items = [x for x in split_top(s, _LIST_SEPARATORS) if x]
     if len(items) > 1:
         return Answer(s, "list", items=tuple(_structure(x, depth + 1) for x in items))
-    if s.count("\\pm") == 1 and split_top(s, ("\\pm",))[0] == s.split("\\pm")[0]:
-        head, tail = s.split("\\pm")
+    if s.count("\\pm") == 1 and split_top(s, ("\\pm",))[0] == s.split("\\pm")[0].strip():
+        head, tail = (part.strip() for part in s.split("\\pm"))
         return Answer(s, "list", items=(_scalar(f"{head}+{tail}"), _scalar(f"{head}-{tail}")))
     return _scalar(s)
 

@@ -9,8 +9,8 @@ when one is a non-zero multiple of the other (`2x+4y=6` and `x+2y=3`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from functools import lru_cache
+from collections.abc import Callable, Sequence
+from functools import lru_cache, partial
 
 import sympy
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
@@ -21,11 +21,22 @@ logging.getLogger("math_verify").setLevel(logging.ERROR)
 
 _EXTRACTION = (LatexExtractionConfig(), ExprExtractionConfig())
 _DIGITS = 50
+_WARM_UP = (  # one pair of each common kind: the first of each costs 0.1-0.3 s
+    ("(x+1)^2", "x^2+2x+1"),
+    ("\\frac{\\sqrt{3}}{2}", "\\sin(\\pi/3)"),
+    ("x+2y=3", "2x+4y=6"),
+    ("[1,2)", "\\{1,2\\}"),
+)
 
 
 def equal_pairs(pairs: Sequence[tuple[str, str]]) -> list[bool]:
     """For each (gold, prediction) pair of normalised LaTeX strings: are they equivalent?"""
     return [_equal(gold, pred) for gold, pred in pairs]
+
+
+def warm_up_steps() -> list[Callable[[], object]]:
+    """Comparisons that pay the first-use costs of the parser and of sympy (0.5-1 s in all)."""
+    return [partial(equal_pairs, [pair]) for pair in _WARM_UP]
 
 
 @lru_cache(maxsize=8192)
