@@ -50,6 +50,7 @@ class Item:
     gold: str
     expected: bool
     task: str | None = None  # the grader profile; the source's own when None
+    truncated: bool | None = None  # what the backend recorded (only spark-math reads it)
 
     @property
     def profile(self) -> str:
@@ -142,7 +143,16 @@ def case_items(cases_dir: Path) -> list[Item]:
     for path in sorted(cases_dir.glob("*.yaml")):
         for case in yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]:
             task = case.get("task") or "math"
-            items.append(Item(path.stem, case["pred"], case["gold"], case["correct"], task))
+            items.append(
+                Item(
+                    path.stem,
+                    case["pred"],
+                    case["gold"],
+                    case["correct"],
+                    task,
+                    case.get("truncated"),
+                )
+            )
     return items
 
 
@@ -158,7 +168,9 @@ def load(data_dir: Path, name: str) -> list[dict]:
 def spark_grader() -> Callable[[Item], bool]:
     from spark_math.grading import grade
 
-    return lambda item: grade(item.prediction, item.gold, task=item.profile).correct
+    return lambda item: (
+        grade(item.prediction, item.gold, task=item.profile, truncated=item.truncated).correct
+    )
 
 
 def math_verify_grader() -> Callable[[Item], bool]:
