@@ -4,7 +4,6 @@ agreeing with the authors' labels, or with their published accuracy where there 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -12,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_benchmark
 
-BENCH = Path(__file__).parents[1] / "benchmarks" / "fidelity.py"
 FIDELITY_DIR = Path(
     os.environ.get("SPARK_MATH_FIDELITY_DIR") or Path(__file__).parents[2] / "shared" / "fidelity"
 )
@@ -45,11 +44,7 @@ if not FIDELITY_DIR.is_dir():
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("fidelity_bench", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("fidelity")
 
 
 @pytest.fixture(scope="module")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_benchmark
 
-BENCH = Path(__file__).parents[1] / "benchmarks" / "grader_bench.py"
 DATA_DIR = os.environ.get("SPARK_MATH_DATA_DIR")
 
 pytestmark = pytest.mark.needs_data
@@ -17,11 +15,7 @@ pytestmark = pytest.mark.needs_data
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("grader_bench", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("grader_bench")
 
 
 def test_spark_grader_makes_no_error_on_the_realistic_corpus(bench) -> None:
