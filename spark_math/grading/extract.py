@@ -66,22 +66,26 @@ _VERDICT_WORDS = re.compile(
     re.IGNORECASE,
 )
 _FINISHED = re.compile(r"[.!?][*_$)\"'\]]*\s*$")
-_DANGLING = re.compile(
+_DANGLING = re.compile(  # a last line that ends in an operator or a comma: it goes on
     r"(?:[-+/=,:(^\\]|\b(?:and|or|the|of|to|is|so|then|by|a|an))[\s*_]*$", re.IGNORECASE
 )
 _QUOTES = "\"'`“”‘’«»"
+_GROUP_SPACE = " \u00a0\u2009\u202f"  # between digit groups: 1 000, thin and no-break spaces
 _JSON_KEY = re.compile(r"[\"'](?:final[_ ])?answer[\"']\s*:\s*", re.IGNORECASE)
 _EXAMPLE = re.compile(r"(?:e\.g\.|example)[\s,:`]*$", re.IGNORECASE)  # an echoed instruction
+_JSON_STRING = {q: re.compile(rf"(?:[^{q}\\]|\\.)*", re.DOTALL) for q in "\"'"}
+_JSON_BARE = re.compile(r"[^,}\n]*")  # a number, null, true ...
 _JSON_ESCAPE = re.compile(r"\\([\"'\\/])|\\[nt](?![a-zA-Z])|\\u([0-9a-fA-F]{4})")
 _FINAL_LINE = re.compile(  # "A: 18", "Total: $18", "**Answer:** 18 apples", "18"
     r"^(?:[ \t>*_#]|-(?=\s))*(?:(?:[A-Za-z]+[ \t]+){0,3}?(?:a|ans|answer|total|result|solution|sum)"
-    r"[ \t*_]*[:：][ \t*_]*)?(?P<number>-?\$?\d[\d, \u00a0\u2009\u202f]*(?:\.\d+)?)"
+    rf"[ \t*_]*[:：][ \t*_]*)?(?P<number>-?\$?\d[\d,{_GROUP_SPACE}]*(?:\.\d+)?)"
     r"[ \t*_]*(?:[A-Za-z]+[ \t]*){0,3}[.*_]*$",
     re.IGNORECASE | re.MULTILINE,
 )
 _NUMBER = re.compile(  # 1,000 and 1 000 (space, thin or no-break space) group thousands
-    r"-?\$?(?:\d{1,3}(?:[ \u00a0\u2009\u202f]\d{3})+(?![\d,.])|\d[\d,]*(?:\.\d+)?(?:/\d+)?)"
+    rf"-?\$?(?:\d{{1,3}}(?:[{_GROUP_SPACE}]\d{{3}})+(?![\d,.])|\d[\d,]*(?:\.\d+)?(?:/\d+)?)"
 )
+_NO_GROUP_SPACE = str.maketrans("", "", _GROUP_SPACE)
 _NUMBER_WORD = re.compile(
     r"\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b", re.IGNORECASE
 )
@@ -136,28 +140,30 @@ def locate_answer(text: str, profile: Profile, truncated: bool | None = None) ->
     if region is None or not region.strip():
         return None
     region = region.rstrip()
+    finished = bool(_FINISHED.search(region))
     cut_off = truncated is True or (truncated is None and _unclosed(region))
     candidates = [
         (start, end, answer)
-        for start, end, answer, closed in _candidates(region)
+        for start, end, answer, closed in _candidates(region, finished)
         if closed or not cut_off
     ]
     if not candidates:
         if not profile.last_number_fallback or cut_off:
             return None
-        if truncated is None and not _FINISHED.search(region):
+        if truncated is None and not finished:
             return None
-        return None if _dangling(region) else _last_number(region)
+        return None if _DANGLING.search(region) else _last_number(region)
     _, end, answer = max(candidates, key=lambda c: c[0])
     if answer is None or _RETRACTION.search(region, end):
         return None
     return answer.strip() or None
 
 
-def _candidates(region: str) -> list[tuple[int, int, str | None, bool]]:
+def _candidates(region: str, finished: bool) -> list[tuple[int, int, str | None, bool]]:
     """Every kind's last candidate with `closed`: False where a cut at the end may have shortened
-    it (a marker or labelled number on an unfinished last line, an unclosed tag). Prose after a JSON
-    answer comments on it ("in cents, the answer would be 3100"), so markers there do not count."""
+    it (a marker or labelled number on the last line of an unfinished response, an unclosed tag).
+    Prose after a JSON answer comments on it ("in cents, the answer would be 3100"), so markers
+    there do not count."""
     found = []
     box = _last_box(region)
     if box:
@@ -171,8 +177,7 @@ def _candidates(region: str) -> list[tuple[int, int, str | None, bool]]:
     for candidate in (_last_marker(region), _final_line(region)):
         if candidate and not (json_answer and candidate[0] > json_answer[0]):
             start, end, answer = candidate
-            closed = end < len(region) or bool(_FINISHED.search(region))
-            found.append((start, end, answer, closed))
+            found.append((start, end, answer, end < len(region) or finished))
     return found
 
 
@@ -187,11 +192,6 @@ def _unclosed(region: str) -> bool:
         return True
     last_line = region[region.rfind("\n") + 1 :]
     return any(last_line.count(a) > last_line.count(b) for a, b in ("()", "[]", "{}"))
-
-
-def _dangling(region: str) -> bool:
-    """Whether the last line ends in an operator or a comma: the sentence goes on."""
-    return bool(_DANGLING.search(region))
 
 
 def last_boxed(text: str) -> str | None:
@@ -302,17 +302,15 @@ def _json_answer(region: str) -> tuple[int, int, str | None, bool] | None:
     key = keys[-1]
     pos = key.end()
     quote = region[pos : pos + 1]
-    if quote in ('"', "'"):
-        end = pos + 1
-        while end < len(region) and region[end] != quote:
-            end += 2 if region[end] == "\\" else 1
-        closed = end < len(region)
-        raw = region[pos + 1 : end]
-        value = _JSON_ESCAPE.sub(_unescape, raw)
-        end = min(end + 1, len(region))
+    if quote in _JSON_STRING:
+        stop = _JSON_STRING[quote].match(region, pos + 1).end()
+        closed = region.startswith(quote, stop)  # else cut off, maybe after a lone backslash
+        stop = stop if closed else len(region)
+        value, end = _JSON_ESCAPE.sub(_unescape, region[pos + 1 : stop]), min(stop + 1, len(region))
     else:
-        token = re.match(r"[^,}\n]*", region[pos:])
-        value, end, closed = token.group(), pos + token.end(), pos + token.end() < len(region)
+        token = _JSON_BARE.match(region, pos)
+        value, end = token.group(), token.end()
+        closed = end < len(region)
     value = value.strip()
     if not value.strip("_ .") or value.lower() in ("null", "none", "n/a"):
         return key.start(), end, None, closed
@@ -401,5 +399,5 @@ def _signed(number: re.Match) -> str:
 
 def _signed_text(number: str) -> str:
     """The number without dollar sign, digit-group spaces or a trailing comma: `-$5,` -> `-5`."""
-    number = re.sub(r"[ \u00a0\u2009\u202f]", "", number.strip())
+    number = number.strip().translate(_NO_GROUP_SPACE)
     return number.replace("$", "").rstrip(",")
