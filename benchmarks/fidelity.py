@@ -28,7 +28,15 @@ from typing import Any
 
 from tabulate import tabulate
 
-from spark_math.rescore import Agreement, Fields, Report, file_groups, grade_report, read_reports
+from spark_math.rescore import (
+    Agreement,
+    Fields,
+    Report,
+    file_groups,
+    grade_report,
+    read_records,
+    read_reports,
+)
 
 FIDELITY_DIR = Path(
     os.environ.get("SPARK_MATH_FIDELITY_DIR")
@@ -87,13 +95,6 @@ def _zeroeval_answer(output: str) -> str | None:
     return loose.group(1) if loose else None
 
 
-def _records(path: Path) -> list[dict[str, Any]]:
-    text = path.read_text(encoding="utf-8")
-    return (
-        json.loads(text) if path.suffix == ".json" else [json.loads(x) for x in text.splitlines()]
-    )
-
-
 @dataclass(frozen=True)
 class Source:
     """One published set: its files (globs), grading profile, field mapping, where its published
@@ -107,6 +108,12 @@ class Source:
     published: str
     model: Callable[[Report], str] = _file_stem
     rule: Callable[[dict[str, Any]], bool] | None = None
+
+
+def _zeroeval(folder: str, task: str) -> Source:
+    """ZeroEval's results for one benchmark: a JSON array per model, `{folder}.summary.json`."""
+    fields = Fields(response="output.0", gold="answer", id="id")
+    return Source((f"zeroeval/{folder}/*.json",), task, fields, "summary", rule=zeroeval_rule)
 
 
 SOURCES: dict[str, Source] = {
@@ -144,20 +151,8 @@ SOURCES: dict[str, Source] = {
         Fields(response="code", label="score", gold="gt", id="idx"),
         "labels",
     ),
-    "zeroeval-gsm": Source(
-        ("zeroeval/gsm/*.json",),
-        "gsm8k",
-        Fields(response="output.0", gold="answer", id="id"),
-        "summary",
-        rule=zeroeval_rule,
-    ),
-    "zeroeval-math-l5": Source(
-        ("zeroeval/math-l5/*.json",),
-        "math",
-        Fields(response="output.0", gold="answer", id="id"),
-        "summary",
-        rule=zeroeval_rule,
-    ),
+    "zeroeval-gsm": _zeroeval("gsm", "gsm8k"),
+    "zeroeval-math-l5": _zeroeval("math-l5", "math"),
 }
 
 
@@ -276,7 +271,11 @@ def score_source(
 def _label_by_rule(report: Report, source: Source) -> None:
     """Label every item with the rebuilt verdict of the authors' scorer."""
     id_field = source.fields.id or "id"
-    verdicts = {str(r[id_field]): source.rule(r) for f in report.files for r in _records(f)}
+    verdicts = {
+        str(record[id_field]): source.rule(record)
+        for path in report.files
+        for _, record in read_records(path, source.fields)
+    }
     for sample in report.samples:
         sample.labels = [verdicts[sample.doc_id]]
     report.label_name = "authors' scorer (rebuilt)"

@@ -263,7 +263,7 @@ def read_reports(
     lm_eval: set[Group] = set()
     for path in files:
         file_label = _filename_label(path, fields)
-        for where, record in _records(path, fields):
+        for where, record in read_records(path, fields):
             try:
                 if fields.response is None and "resps" in record:
                     group: Group = (task_of(path), None)
@@ -407,7 +407,7 @@ def _words(text: str) -> str:
     return " ".join(text.split())
 
 
-def _records(path: Path, fields: Fields) -> Iterator[tuple[str, dict[str, Any]]]:
+def read_records(path: Path, fields: Fields) -> Iterator[tuple[str, dict[str, Any]]]:
     """(file:line, record) for each record of a JSON Lines, JSON array or JSON object file."""
     try:
         text = path.read_text(encoding="utf-8")
