@@ -4,7 +4,11 @@ lm-eval 0.4.x discovers tasks only in its own folder and models only in its in-p
 `spark_math_lmeval.pth` (installed into site-packages) imports this module at interpreter start.
 It imports nothing from lm-eval; a `sys.meta_path` finder waits for lm-eval's own modules to load
 and then (1) makes every `TaskManager` also scan our task folder, before the user's include paths
-so theirs still override, and (2) registers our model names as lazy registry placeholders.
+so theirs still override, and lets a glob (`--tasks 'spark_*'`) name a group and its members
+without lm-eval's duplicate-task error; (2) registers our model names as lazy registry
+placeholders; (3) writes nested hook functions into results files by name, not by memory
+address, so identical runs give identical files; (4) makes the `hf` and `vllm` backends mark
+responses that hit the token budget (`spark_math.models.lmeval_backends`).
 Set `SPARK_MATH_NO_PLUGIN=1` to switch it off; `--include_path "$(spark-math tasks-dir)"` is the
 explicit route. The entry points declared in pyproject.toml serve lm-eval versions that read them.
 """
@@ -40,6 +44,82 @@ def _patch_task_manager(module) -> None:
 
     __init__._spark_math = True
     manager.__init__ = __init__
+    match = manager.match_tasks
+
+    def match_tasks(self, task_list):
+        names = match(self, task_list)
+        if any(set(pattern) & set("*?[") for pattern in task_list):
+            names = _without_overlaps(self, names)
+        return names
+
+    manager.match_tasks = match_tasks
+
+
+def _members(manager, name: str, seen: frozenset = frozenset()) -> set[str]:
+    """Every task a group or tag name stands for (recursively), from lm-eval's task index."""
+    entry = manager.task_index.get(name)
+    if entry is None or name in seen:
+        return set()
+    kind = entry.kind.name
+    if kind == "TAG":
+        return {n for n, e in manager.task_index.items() if name in e.tags and n != name}
+    if kind != "GROUP":
+        return {name}
+    found: set[str] = set()
+    for child in (entry.cfg or {}).get("task") or []:
+        child = child if isinstance(child, str) else child.get("task") or child.get("group")
+        if isinstance(child, str):
+            found |= _members(manager, child, seen | {name}) or {child}
+    return found
+
+
+def _without_overlaps(manager, names: list[str]) -> list[str]:
+    """A glob's matches with tags expanded and nothing run twice: tasks inside a matched group
+    and groups inside (or overlapping) an earlier matched group are dropped."""
+    index = manager.task_index
+    kinds = {n: index[n].kind.name if n in index else "" for n in names}
+    groups = sorted(
+        (n for n in names if kinds[n] == "GROUP"), key=lambda g: -len(_members(manager, g))
+    )
+    kept_groups, covered = [], set()
+    for group in groups:
+        members = _members(manager, group)
+        if not members & covered:
+            kept_groups.append(group)
+            covered |= members
+    tasks = set()
+    for name in names:
+        if kinds[name] == "TAG":
+            tasks |= _members(manager, name)
+        elif kinds[name] != "GROUP":
+            tasks.add(name)
+    return sorted(kept_groups) + sorted(tasks - covered)
+
+
+def _stable_config_dump(module) -> None:
+    config = module.TaskConfig
+    if getattr(config.to_dict, "_spark_math", False):
+        return
+    original = config.to_dict
+
+    def to_dict(self, keep_callable: bool = False) -> dict:
+        return _named_callables(original(self, keep_callable), keep_callable)
+
+    to_dict._spark_math = True
+    config.to_dict = to_dict
+
+
+def _named_callables(value, keep_callable: bool):
+    """Callables left inside a dumped config (filters, few-shot hooks) as `module.qualname`."""
+    if keep_callable:
+        return value
+    if isinstance(value, dict):
+        return {k: _named_callables(v, keep_callable) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_named_callables(v, keep_callable) for v in value]
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '?')}.{value.__qualname__}"
+    return value
 
 
 def _register_models(module) -> None:
@@ -50,7 +130,25 @@ def _register_models(module) -> None:
             module.model_registry.register(name, target=target)
 
 
-_PATCHES = {"lm_eval.tasks.manager": _patch_task_manager, "lm_eval.api.registry": _register_models}
+def _patch_hf(module) -> None:
+    from spark_math.models.lmeval_backends import patch_hf
+
+    patch_hf(module)
+
+
+def _patch_vllm(module) -> None:
+    from spark_math.models.lmeval_backends import patch_vllm
+
+    patch_vllm(module)
+
+
+_PATCHES = {
+    "lm_eval.tasks.manager": _patch_task_manager,
+    "lm_eval.api.registry": _register_models,
+    "lm_eval.config.task": _stable_config_dump,
+    "lm_eval.models.huggingface": _patch_hf,
+    "lm_eval.models.vllm_causallms": _patch_vllm,
+}
 
 
 class _LmEvalFinder(MetaPathFinder):

@@ -1,21 +1,35 @@
 """Scoring hooks for the spark tasks: grade every sample once, then aggregate per document.
 
 The YAML files run a `custom` filter (`grade_<profile>`) that turns each response into a verdict
-record, `{"correct", "extracted", "reason", "group"}` (`--log_samples` writes it as JSON text in
-`filtered_resps`, showing what the grader took and why), and `process_results` turns a
-document's k verdicts into `exact_match` (the first sample) and, when k > 1, `avg@k`, `pass@k`
-(Chen et al. 2021) and `maj@k`. `group` numbers the classes of equivalent answers among a
-document's samples; `maj@k` votes over those classes.
+record, `{"correct", "extracted", "reason", "group", "truncated", "tokens", "reasoning"}`
+(`--log_samples` writes it as JSON text in `filtered_resps`, showing what the grader took and
+why), and `process_results` turns a document's n verdicts into the metrics of `metric_names(n)`:
+
+- `exact_match`: the first sample; `pass@1`: the mean over the n samples (= `exact_match` when
+  greedy, = `avg@n` when sampled), the headline the groups average;
+- n > 1: `pass@k` for k = 2, 4, 8, ... < n and k = n (the unbiased estimator of Chen et al. 2021
+  from n >= k samples), `avg@n`, and `maj@n` (majority vote over classes of equivalent answers:
+  `group` numbers them among a document's samples);
+- shares of the samples that hit the token budget (`truncated`, reported when the backend says),
+  that have no extractable answer (`no_answer`) and that contain reasoning (`reasoning`: a
+  non-empty `<think>` block, or working before the answer: two or more non-empty lines, or 30
+  words), and the mean generated length (`response_tokens`, when the backend counts tokens).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from math import comb
 
 from spark_math.grading import equivalent, grade
+from spark_math.models.generation import finish_of
+
+_THINK = re.compile(r"(?:<think>)?(.*?)</think>", re.DOTALL)
+REASONING_WORDS = 30
+LOWER_IS_BETTER = {"truncated", "no_answer", "response_tokens"}
 
 
 class GradedSample(dict):
@@ -31,7 +45,18 @@ def pass_at_k(n: int, c: int, k: int) -> float:
         raise ValueError(f"pass@k needs 0 < k <= n and 0 <= c <= n, got n={n}, c={c}, k={k}")
     if n - c < k:
         return 1.0
-    return 1.0 - comb(n - c, k) / comb(n, k)
+    total = comb(n, k)
+    return (total - comb(n - c, k)) / total
+
+
+def has_reasoning(response: str) -> bool:
+    """Whether a response shows reasoning: a non-empty `<think>` block, or (without one) more
+    than the answer: two or more non-empty lines, or at least `REASONING_WORDS` words."""
+    think = _THINK.search(response)
+    if think:
+        return bool(think.group(1).strip())
+    lines = [line for line in response.splitlines() if line.strip()]
+    return len(lines) >= 2 or len(response.split()) >= REASONING_WORDS
 
 
 def grade_samples(
@@ -40,10 +65,13 @@ def grade_samples(
     task: str,
     truncated: Sequence[bool | None] | None = None,
 ) -> list[GradedSample]:
-    """Verdict records for one document's responses, equivalent answers sharing a `group`;
-    `truncated` says per response whether generation hit the token limit (see `grade`)."""
+    """Verdict records for one document's responses, equivalent answers sharing a `group`.
+    `truncated` says per response whether generation hit the token limit (see `grade`); by
+    default each response says it itself when it is a `Generation`."""
     records, representatives = [], []
-    for response, cut in zip(responses, truncated or [None] * len(responses), strict=True):
+    ends = [finish_of(r) for r in responses]
+    cuts = truncated if truncated is not None else [cut for cut, _ in ends]
+    for response, cut, (_, tokens) in zip(responses, cuts, ends, strict=True):
         verdict = grade(response, gold, task=task, truncated=cut)
         group = None
         if verdict.extracted is not None:
@@ -64,6 +92,9 @@ def grade_samples(
                 extracted=verdict.extracted,
                 reason=verdict.reason,
                 group=group,
+                truncated=cut,
+                tokens=tokens,
+                reasoning=has_reasoning(response),
             )
         )
     return records
@@ -78,15 +109,44 @@ def majority_correct(records: Sequence[dict]) -> bool:
     return next(r["correct"] for r in records if r["group"] == winner)
 
 
+def pass_ks(n: int) -> list[int]:
+    """The k of the `pass@k` reported from n samples: 1, 2, 4, ... below n, and n."""
+    return sorted({2**i for i in range(n.bit_length()) if 2**i < n} | {n})
+
+
+def metric_names(n: int) -> list[str]:
+    """Every metric a task with n samples per document reports, in the order shown."""
+    names = ["exact_match"] + [f"pass@{k}" for k in pass_ks(n)]
+    if n > 1:
+        names += [f"avg@{n}", f"maj@{n}"]
+    return [*names, "truncated", "no_answer", "reasoning", "response_tokens"]
+
+
+def metric_list(n: int) -> list[dict]:
+    """lm-eval `metric_list` entries for `metric_names(n)` (all averaged over documents)."""
+    return [
+        {"metric": name, "aggregation": "mean", "higher_is_better": name not in LOWER_IS_BETTER}
+        for name in metric_names(n)
+    ]
+
+
 def sample_metrics(records: Sequence[dict]) -> dict[str, float]:
-    """Per-document metrics from its verdict records."""
-    k = len(records)
+    """Per-document metrics from its verdict records (see the module docstring)."""
+    n = len(records)
     correct = sum(bool(r["correct"]) for r in records)
     scores = {"exact_match": float(records[0]["correct"])}
-    if k > 1:
-        scores[f"avg@{k}"] = correct / k
-        scores[f"pass@{k}"] = pass_at_k(k, correct, k)
-        scores[f"maj@{k}"] = float(majority_correct(records))
+    scores.update({f"pass@{k}": pass_at_k(n, correct, k) for k in pass_ks(n)})
+    if n > 1:
+        scores[f"avg@{n}"] = correct / n
+        scores[f"maj@{n}"] = float(majority_correct(records))
+    truncated = [r.get("truncated") for r in records]
+    if None not in truncated:
+        scores["truncated"] = sum(map(bool, truncated)) / n
+    scores["no_answer"] = sum(r["extracted"] is None for r in records) / n
+    scores["reasoning"] = sum(bool(r.get("reasoning")) for r in records) / n
+    tokens = [r.get("tokens") for r in records]
+    if None not in tokens:
+        scores["response_tokens"] = sum(tokens) / n
     return scores
 
 

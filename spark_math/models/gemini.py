@@ -44,6 +44,7 @@ from spark_math.models._gemini_request import (
     occurrence_keys,
     parse_response,
 )
+from spark_math.models.generation import Generation
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,26 @@ class Outcome:
     reason: str | None = None
     failed: bool = False
     cached: bool = False
+    finish: str | None = None
+    tokens: int | None = None
+
+    @classmethod
+    def of(cls, entry: dict[str, Any], cached: bool = False) -> Outcome:
+        """The outcome of a parsed (or cached) response entry."""
+        usage = entry.get("usage") or {}
+        return cls(
+            entry["text"],
+            entry["reason"],
+            cached=cached,
+            finish=entry.get("finish"),
+            tokens=usage.get("candidates_token_count"),
+        )
+
+    def answer(self, until: list[str]) -> Generation:
+        """The text cut at the stop strings; MAX_TOKENS means it hit the output budget."""
+        truncated = None if self.failed or self.finish is None else self.finish == "MAX_TOKENS"
+        generation = Generation(self.text, truncated=truncated, tokens=self.tokens)
+        return generation.with_text(cut_at_stops(self.text, until))
 
 
 class _Retry(Exception):
@@ -249,7 +270,7 @@ class GeminiLM(LM):
         self.outcomes = _run_sync(self._generate(built, keys, disable_tqdm))
         answers = []
         for req, gemini_req, outcome in zip(requests, built, self.outcomes, strict=True):
-            answer = cut_at_stops(outcome.text, gemini_req.until)
+            answer = outcome.answer(gemini_req.until)
             if not outcome.failed:
                 self.cache_hook.add_partial("generate_until", req.args, answer)
             answers.append(answer)
@@ -272,7 +293,7 @@ class GeminiLM(LM):
         if cache:
             for i, key in enumerate(keys):
                 if entry := cache.get(key):
-                    outcomes[i] = Outcome(entry["text"], entry["reason"], cached=True)
+                    outcomes[i] = Outcome.of(entry, cached=True)
         todo = [(i, built[i], keys[i]) for i, o in enumerate(outcomes) if o is None]
         jobs = iter(todo)
         client = self._client()
@@ -361,7 +382,7 @@ class _Run:
         self.tokens += entry["usage"].get("total_token_count", 0)
         if self.cache:
             self.cache.put(entry)
-        return Outcome(entry["text"], entry["reason"])
+        return Outcome.of(entry)
 
     async def attempt(self, request: GeminiRequest) -> dict[str, Any]:
         """One HTTP call, its failure sorted into retry, per-request failure or abort."""

@@ -11,8 +11,9 @@ A request gets the recording of its task, document id and request index when tha
 document (``doc_hash``) or prompt is the request's. Otherwise it gets the recording with the same
 prompt text (renamed tasks, shifted ids); a chat's prompt is its last user message, which may also
 be found inside a recorded chat-templated prompt. The k repeats of a request get the k recorded
-responses in order. Requests without a recording are answered ``""`` (graded wrong) and reported
-in one warning with their count.
+responses in order, each still marked as having hit the token budget (and with its token count)
+where the run's spark grader recorded it. Requests without a recording are answered ``""``
+(graded wrong) and reported in one warning with their count.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 from lm_eval.utils import handle_non_serializable, hash_string
 
+from spark_math.models.generation import Generation
 from spark_math.rescore import task_of
 
 # lm-eval's command line shows its own logger hierarchy only, so report under it.
@@ -125,12 +127,20 @@ def read_recordings(path: Path) -> list[Recording]:
             try:
                 sample = json.loads(line)
                 hashed = sample.get("doc_hash") or doc_hash(sample["doc"])
+                verdicts = sample.get("filtered_resps") or []
                 for i, responses in enumerate(sample["resps"]):
                     if not all(isinstance(r, str) for r in responses):
                         raise TypeError("responses are not text (not a generate_until task)")
                     prompt = raw_prompt(sample["arguments"][f"gen_args_{i}"]["arg_0"])
+                    recorded = verdicts[i] if i < len(verdicts) else []
                     recording = Recording(
-                        task, int(sample["doc_id"]), i, prompt, hashed, tuple(responses), where
+                        task,
+                        int(sample["doc_id"]),
+                        i,
+                        prompt,
+                        hashed,
+                        tuple(_with_finish(responses, recorded)),
+                        where,
                     )
                     recordings.append(recording)
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -138,6 +148,27 @@ def read_recordings(path: Path) -> list[Recording]:
                     f"{where}: not an lm-eval samples line ({type(exc).__name__}: {exc})"
                 ) from None
     return recordings
+
+
+def _with_finish(responses: list[str], verdicts: Any) -> list[str]:
+    """The responses, as `Generation`s where the run's grader records say how each ended."""
+    if not isinstance(verdicts, list) or len(verdicts) != len(responses):
+        return responses
+    out = []
+    for response, verdict in zip(responses, verdicts, strict=True):
+        try:
+            record = json.loads(verdict) if isinstance(verdict, str) else verdict
+        except ValueError:
+            record = None
+        if isinstance(record, dict) and ("truncated" in record or "tokens" in record):
+            truncated, tokens = record.get("truncated"), record.get("tokens")
+            response = Generation(
+                response,
+                truncated=truncated if isinstance(truncated, bool) else None,
+                tokens=tokens if isinstance(tokens, int) else None,
+            )
+        out.append(response)
+    return out
 
 
 class Recordings:
