@@ -37,7 +37,9 @@ def test_extract_answer(response: str, task: str | None, expected: str | None) -
     [
         (None, "math"),
         ("gsm8k", "gsm8k"),
-        ("spark_gsm8k_fewshot", "gsm8k"),
+        ("spark_lmeval_gsm8k_cot", "gsm8k"),
+        ("spark_sparkle_gsm8k", "gsm8k"),
+        ("spark_lmeval_math_4shot", "math"),
         ("spark_aime24", "aime"),
         ("spark_amc23", "amc"),
         ("spark_math500", "math"),

@@ -26,7 +26,7 @@ from spark_math.harness_tasks.scoring import (  # noqa: E402
 from spark_math.models.oracle import OracleLM  # noqa: E402
 
 CORE_TASKS = yaml.safe_load((TASKS_DIR / "spark_core.yaml").read_text(encoding="utf-8"))["task"]
-OTHER_TASKS = ["spark_lineq", "spark_gsm8k_fewshot", "spark_math500_fewshot"]
+OTHER_TASKS = ["spark_lineq", "spark_lmeval_gsm8k_cot", "spark_lmeval_math500_4shot"]
 BASE_TASKS = [*CORE_TASKS, *OTHER_TASKS]
 SAMPLED = {"spark_aime24", "spark_aime25", "spark_amc23"}
 
@@ -85,9 +85,14 @@ def test_majority_groups_equivalent_answers():
     metrics = sample_metrics(records)
     assert metrics == {
         "exact_match": 1.0,
-        "avg@6": pytest.approx(2 / 6),
+        "pass@1": pytest.approx(2 / 6),
+        "pass@2": pytest.approx(1 - comb(4, 2) / comb(6, 2)),
+        "pass@4": pytest.approx(1 - comb(4, 4) / comb(6, 4)),
         "pass@6": 1.0,
+        "avg@6": pytest.approx(2 / 6),
         "maj@6": 0.0,
+        "no_answer": pytest.approx(1 / 6),
+        "reasoning": 0.0,
     }
 
 
@@ -101,7 +106,7 @@ def test_gold_answers_score_one_on_every_task(task_manager):
         if task in SAMPLED:
             assert metrics["avg@8,grader"] == metrics["pass@8,grader"] == 1.0
             assert metrics["maj@8,grader"] == 1.0
-    assert out["groups"]["spark_core"]["exact_match,grader"] == 1.0
+    assert out["groups"]["spark_core"]["pass@1,grader"] == 1.0
     sizes = {t: out["n-samples"][t]["effective"] for t in ("spark_gsm8k", "spark_math500")}
     assert sizes == {"spark_gsm8k": 1319, "spark_math500": 500}
 
@@ -113,14 +118,22 @@ def test_garbage_scores_zero_and_logs_the_reason(task_manager):
         assert out["results"][task]["exact_match,grader"] == 0.0, task
     sample = out["samples"]["spark_math500"][0]
     verdict = sample["filtered_resps"][0][0]
-    assert verdict == {"correct": False, "extracted": None, "reason": "no-answer", "group": None}
+    assert verdict == {
+        "correct": False,
+        "extracted": None,
+        "reason": "no-answer",
+        "group": None,
+        "truncated": None,
+        "tokens": None,
+        "reasoning": False,
+    }
 
 
 @pytest.mark.needs_data
 @pytest.mark.parametrize(
     ("fraction", "expected"),
     [
-        (0.5, {"exact_match": 0.0, "avg@8": 0.5, "pass@8": 1.0, "maj@8": 1.0}),
+        (0.5, {"exact_match": 0.0, "avg@8": 0.5, "pass@1": 0.5, "pass@8": 1.0, "maj@8": 1.0}),
         (0.125, {"exact_match": 0.0, "avg@8": 0.125, "pass@8": 1.0, "maj@8": 0.0}),
         (0.0, {"exact_match": 0.0, "avg@8": 0.0, "pass@8": 0.0, "maj@8": 0.0}),
     ],
@@ -225,4 +238,13 @@ def test_lm_eval_cli_with_tiny_hf_model(tiny_model_dir, tmp_path):
         assert results["configs"][task]["generation_kwargs"]["max_gen_toks"] == 8
     lines = next(tmp_path.rglob("samples_spark_gsm8k_*.jsonl")).read_text().splitlines()
     verdict = json.loads(json.loads(lines[0])["filtered_resps"][0][0])
-    assert {"correct", "extracted", "reason", "group"} == set(verdict)
+    assert set(verdict) == {
+        "correct",
+        "extracted",
+        "reason",
+        "group",
+        "truncated",
+        "tokens",
+        "reasoning",
+    }
+    assert isinstance(verdict["tokens"], int) and isinstance(verdict["truncated"], bool)
