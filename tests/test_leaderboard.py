@@ -1,4 +1,5 @@
-"""spark_math.leaderboard: results parsing, tables, deltas, conflicts, probe gains, formats, CLI."""
+"""spark_math.leaderboard: results parsing, protocols, tables, averages, deltas, conflicts, probe
+gains, formats, CLI."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ import json
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from spark_math.cli import leaderboard as leaderboard_cli
+from spark_math.harness_tasks.protocols import PROTOCOLS
 from spark_math.leaderboard import LeaderboardError, leaderboard, render
+from spark_math.leaderboard.plot import _panels
 from spark_math.leaderboard.reported import load_reported
-from spark_math.leaderboard.results import load_run, split_task
+from spark_math.leaderboard.results import OTHER, load_run, parse_task, split_task
 from spark_math.probes import report as probe_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,12 +82,72 @@ def em(value: float, stderr: float | str = 0.01) -> dict[str, float | str]:
     return {"exact_match,grader": value, "exact_match_stderr,grader": stderr}
 
 
-def test_task_names_split_into_benchmark_and_probe_axis():
-    assert split_task("spark_aime24_k8") == ("aime24", "")
-    assert split_task("spark_gsm8k_plan") == ("gsm8k", "plan")
-    assert split_task("spark_math500_hint25_k8") == ("math500", "hint25")
-    assert split_task("spark_gsm8k_fewshot") == ("gsm8k_fewshot", "")
-    assert split_task("gsm8k_cot") == ("gsm8k_cot", "")
+def avg8(value: float) -> dict[str, float]:
+    return {"avg@8,grader": value}
+
+
+def section(text: str, protocol: str) -> str:
+    """The Markdown of one protocol's table: from its heading to the next heading."""
+    start = text.index(f"### Protocol `{protocol}`")
+    end = text.find("\n### ", start + 1)
+    return text[start : end if end >= 0 else None]
+
+
+def table_models(text: str) -> list[str]:
+    """The model cells of the table lines in `text`."""
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    return [line.strip("|").split("|")[0].strip() for line in lines[1:]]
+
+
+@pytest.mark.parametrize(
+    ("task", "protocol", "benchmark", "axis"),
+    [
+        ("spark_aime24", "spark", "aime24", ""),
+        ("spark_aime24_k8", "spark", "aime24", ""),
+        ("spark_gsm8k_plan", "spark", "gsm8k", "plan"),
+        ("spark_math500_hint25_k8", "spark", "math500", "hint25"),
+        ("spark_math500_subproblems", "spark", "math500", "subproblems"),
+        ("spark_hendrycks_math", "spark", "math", ""),  # the full MATH test set
+        ("spark_minerva_math", "spark", "minerva_math", ""),
+        ("spark_sparkle_aime24", "sparkle", "aime24", ""),
+        ("spark_sparkle_aime24_plan", "sparkle", "aime24", "plan"),
+        ("spark_sparkle_gsm8k_knowledge", "sparkle", "gsm8k", "knowledge"),
+        ("spark_qwen_math", "qwen25-math-cot", "math", ""),
+        ("spark_qwen_aime24", "qwen25-math-cot", "aime24", ""),
+        ("spark_qwen_gaokao2024_I", "qwen25-math-cot", "gaokao2024_I", ""),
+        ("spark_lmeval_gsm8k_cot", "lm-eval-fewshot", "gsm8k", ""),
+        ("spark_lmeval_math500_4shot", "lm-eval-fewshot", "math500", ""),
+        ("spark_lmeval_math_4shot", "lm-eval-fewshot", "math", ""),
+        ("gsm8k_cot", OTHER, "gsm8k_cot", ""),  # lm-eval's own task: no preset, name kept
+        ("minerva_math_algebra", OTHER, "minerva_math_algebra", ""),
+    ],
+)
+def test_task_names_give_protocol_benchmark_and_probe_axis(task, protocol, benchmark, axis):
+    assert parse_task(task) == (protocol, benchmark, axis)
+    assert split_task(task) == (benchmark, axis)
+    assert protocol == OTHER or task.startswith(PROTOCOLS[protocol].prefix)
+
+
+def test_every_task_shipped_parses_to_its_declared_benchmark():
+    """Each task YAML that declares `spark_benchmark` (and `spark_probe`) names the same
+    benchmark and axis as its task name says."""
+    import yaml
+
+    root = ROOT / "spark_math" / "harness_tasks"
+    checked = 0
+    for path in root.rglob("spark_*.yaml"):
+        text = path.read_text(encoding="utf-8")
+        lines = [line for line in text.splitlines() if "!function" not in line]
+        body = yaml.safe_load("\n".join(lines))
+        declared = (body.get("dataset_kwargs") or {}).get("spark_benchmark")
+        if "task" not in body or not isinstance(body["task"], str) or declared is None:
+            continue
+        protocol, benchmark, axis = parse_task(body["task"])
+        assert protocol != OTHER and benchmark == declared, path.name
+        probe = body["dataset_kwargs"].get("spark_probe") or ""
+        assert axis == probe or (probe == "hints" and axis.startswith("hint")), path.name
+        checked += 1
+    assert checked > 20
 
 
 def test_headline_metric_prefers_avg_at_k_and_the_grader_filter(tmp_path):
@@ -135,7 +199,8 @@ def test_table_shows_value_stderr_and_delta_against_the_baseline(tmp_path):
     board = leaderboard([tmp_path], baseline="base")
     text = render(board, "md")
     assert board.columns == ["gsm8k exact_match", "aime24 avg@8"]
-    assert list(board.rows.index) == ["tuned", "base"]  # ranked by average
+    assert list(board.rows.index) == ["spark: tuned", "spark: base"]  # ranked by average
+    assert list(board.rows["name"]) == ["tuned", "base"]
     assert "81.0 ± 1.2 (+37.0)" in text and "20.0 (+10.0)" in text
     assert "50.5 (+23.5)" in text  # the average and its delta
     assert md_row(text, "base")[:5] == ["base", "measured (baseline)", "44.0 ± 1.2", "10.0", "27.0"]
@@ -179,8 +244,8 @@ def test_probe_axis_gains_over_the_plain_task(tmp_path):
     assert row["Δplan"] == pytest.approx(2.5) and row["Δknowledge"] == pytest.approx(10.0)
     text = render(board, "md")
     assert "### Probe-axis gains" in text and "35.0 (-5.0)" in text and "30.0 (+10.0)" in text
-    assert md_row(text.split("### Probe-axis gains")[1], "org/model")[:4] == [
-        "org/model", "gsm8k exact_match", "40.0 ± 1.0", "35.0 (-5.0)"
+    assert md_row(text.split("### Probe-axis gains")[1], "org/model")[:5] == [
+        "org/model", "spark", "gsm8k exact_match", "40.0 ± 1.0", "35.0 (-5.0)"
     ]  # fmt: skip
 
 
@@ -232,7 +297,9 @@ def test_probe_gains_are_paired_from_samples_as_in_the_probes_report(tmp_path):
     cell = board.cells.set_index("axis").loc["subproblems"]
     assert (cell["metric"], cell["value"], cell["plain"], cell["paired"]) == ("ssr", 50, 50, True)
     probes = md_row(render(board, "md").split("### Probe-axis gains")[1], "org/model")
-    assert probes[1:5] == ["gsm8k exact_match", "50.0 ± 1.0", "50.0 (-50.0)", "50.0 (-50.0)"]
+    assert probes[1:6] == [
+        "spark", "gsm8k exact_match", "50.0 ± 1.0", "50.0 (-50.0)", "50.0 (-50.0)"
+    ]  # fmt: skip
     (run,) = probe_report.find_runs(tmp_path)
     report = {line.probe: 100 * line.gain for line in probe_report.lines(run)}
     assert report == {"plan": row["Δplan"], "subproblems": row["Δsubproblems"]}
@@ -266,38 +333,62 @@ def test_committed_reported_scores_are_sourced_and_marked(tmp_path):
     assert all(s.citation and s.settings for s in sources.values())
     stage2 = next(r for r in rows if r.model == "SparkleRL-7B-Stage2-aug")
     assert stage2.metric == "avg@8" and stage2.scores["aime24"] == 50.42
-    aime = {"spark_aime24": {"avg@8,grader": 0.5}}
-    results_file(tmp_path / "results_r.json", aime, pretrained="mine")
+    assert {s.protocol for s in sources.values()} <= set(PROTOCOLS)
+    assert {r.protocol for r in rows} == {"sparkle", "qwen25-math-cot"}
+    assert sources["sparkle"].protocol == "sparkle"
+    assert sources["qwen2.5-math"].protocol == "qwen25-math-cot"
+    results_file(
+        tmp_path / "results_r.json", {"spark_sparkle_aime24": avg8(0.5)}, pretrained="mine"
+    )
     board = leaderboard([tmp_path], reported=REPORTED, baseline="Qwen2.5-Math-7B (SPARKLE base)")
     text = render(board, "md")
-    assert md_row(text, "mine")[1] == "measured"
-    assert md_row(text, "SparkleRL-7B-Stage2-aug [reported]")[1].startswith("reported [")
-    assert "50.0 (+33.3)" in text  # measured against the reported baseline, same column
+    sparkle = section(text, "sparkle")
+    assert md_row(sparkle, "mine")[1] == "measured"
+    assert md_row(sparkle, "SparkleRL-7B-Stage2-aug [reported]")[1].startswith("reported [")
+    assert "50.0 (+33.3)" in sparkle  # measured against the reported baseline, same protocol
     assert "### Reported sources" in text and "arXiv:2506.04723" in text
+    assert "Protocol: `sparkle`" in text and "Protocol: `qwen25-math-cot`" in text
     reported = board.rows[board.rows["type"] == "reported"]
     assert len(reported) == len(rows)
-    assert all(name.endswith("[reported]") for name in reported.index)
+    assert all(name.endswith("[reported]") for name in reported["name"])
+    assert table_models(section(text, "qwen25-math-cot")) == [
+        "Qwen2.5-Math-7B-Instruct [reported]", "Qwen2.5-Math-72B-Instruct [reported]"
+    ]  # fmt: skip
+
+
+SOURCE = "sources: {s: {citation: c, settings: t, protocol: sparkle}}\n"
 
 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
         ("sources: {}\nrows: []\nextra: 1\n", "exactly the keys"),
-        ("sources: {s: {citation: c}}\nrows: []\n", r"lacks \['settings'\]"),
+        ("sources: {s: {citation: c, protocol: spark}}\nrows: []\n", r"lacks \['settings'\]"),
+        ("sources: {s: {citation: c, settings: t}}\nrows: []\n", r"lacks \['protocol'\]"),
         (
-            "sources: {s: {citation: c, settings: t}}\n"
-            "rows: [{model: m, source: t, metric: avg@8, scores: {gsm8k: 1}}]\n",
+            "sources: {s: {citation: c, settings: t, protocol: sparkle-ish}}\nrows: []\n",
+            "source 's' has unknown protocol 'sparkle-ish'; known: sparkle, qwen25-math-cot",
+        ),
+        (
+            SOURCE + "rows: [{model: m, source: t, metric: avg@8, scores: {gsm8k: 1}}]\n",
             "unknown source 't'",
         ),
         (
-            "sources: {s: {citation: c, settings: t}}\n"
-            "rows: [{model: m, source: s, metric: avg@8, scores: {gsm8k: 101}}]\n",
+            SOURCE + "rows: [{model: m, source: s, metric: avg@8, scores: {gsm8k: 101}}]\n",
             "not a percentage",
         ),
         (
-            "sources: {s: {citation: c, settings: t}}\n"
-            "rows: [{model: m, source: s, metric: avg@8, scores: {spark_gsm8k: 1}}]\n",
+            SOURCE + "rows: [{model: m, source: s, metric: avg@8, scores: {spark_gsm8k: 1}}]\n",
             "not a benchmark name",
+        ),
+        (
+            SOURCE + "rows: [{model: m, source: s, metric: avg@8, scores: {gsm8k_plan: 1}}]\n",
+            "not a benchmark name",
+        ),
+        (
+            SOURCE.replace("sparkle", "lm-eval-fewshot")
+            + "rows: [{model: m, source: s, metric: em, scores: {gsm8k_cot: 1}}]\n",
+            "'gsm8k_cot' is not a benchmark name",
         ),
     ],
 )
@@ -322,6 +413,191 @@ def test_csv_and_json_carry_every_cell(tmp_path):
     assert (row_b["avg"], row_b["avg_delta"]) == (75.0, 25.0)
     assert row_b["cells"][0]["stderr"] is None
     assert {r["lm-eval"] for r in data["runs"]} == {"0.4.13"}
+    assert b["protocol"] == "spark" and row_b["protocol"] == "spark"
+    assert data["mixed_protocols"] is False and data["protocols"]["spark"]["avg_columns"] == [
+        "gsm8k exact_match"
+    ]
+
+
+def test_a_model_under_two_protocols_is_two_rows_in_two_tables(tmp_path):
+    """spark_gsm8k_k8 and spark_sparkle_gsm8k both score `gsm8k avg@8`, yet the spark-defaults
+    table never shows SPARKLE's reported rows, nor deltas against SPARKLE's base model."""
+    results_file(
+        tmp_path / "m" / "results_1.json",
+        {
+            "spark_gsm8k_k8": avg8(0.6),
+            "spark_aime24": avg8(0.1),
+            "spark_sparkle_gsm8k": avg8(0.9),
+            "spark_sparkle_aime24": avg8(0.2),
+        },
+        pretrained="m",
+    )
+    board = leaderboard([tmp_path], reported=REPORTED, baseline="Qwen2.5-Math-7B (SPARKLE base)")
+    assert board.protocols == ["spark", "sparkle", "qwen25-math-cot"]
+    assert {"spark: m", "sparkle: m"} <= set(board.rows.index)
+    assert board.rows.loc["spark: m", "avg"] == pytest.approx(35.0)
+    assert board.rows.loc["sparkle: m", "avg"] == pytest.approx(55.0)
+    assert not board.conflicts  # same model and column, different protocols: no conflict
+    spark_table, sparkle_table = board.tables[:2]
+    assert spark_table.rows == ["spark: m"] and spark_table.baseline is None
+    assert spark_table.columns == ["gsm8k avg@8", "aime24 avg@8"]
+    assert sparkle_table.baseline == "sparkle: Qwen2.5-Math-7B (SPARKLE base) [reported]"
+    assert sparkle_table.rows[0] == "sparkle: m"
+
+    text = render(board, "md")
+    spark, sparkle = section(text, "spark"), section(text, "sparkle")
+    assert spark.startswith("### Protocol `spark`: spark-math defaults")
+    assert PROTOCOLS["spark"].summary in spark
+    assert sparkle.startswith(f"### Protocol `sparkle`: {PROTOCOLS['sparkle'].source}")
+    assert PROTOCOLS["sparkle"].summary in sparkle and "`spark_sparkle_<benchmark>`" in sparkle
+    assert table_models(spark) == ["m"]  # no reported row in the spark-defaults table
+    assert "[reported]" not in spark and "(+" not in spark and "(-" not in spark
+    assert md_row(spark, "m")[1:4] == ["measured", "60.0", "10.0"]
+    assert table_models(sparkle) == [
+        "m",
+        "Qwen2.5-Math-7B (SPARKLE base) [reported]",
+        "SparkleRL-7B-Stage1 [reported]",
+        "SparkleRL-7B-Stage2-aug [reported]",
+    ]
+    assert md_row(sparkle, "m")[2] == "90.0 (+47.5)"  # 90 - 42.53, same protocol
+    assert md_row(sparkle, "Qwen2.5-Math-7B (SPARKLE base) [reported]")[1].endswith("(baseline)")
+    assert table_models(section(text, "qwen25-math-cot")) == [
+        "Qwen2.5-Math-7B-Instruct [reported]", "Qwen2.5-Math-72B-Instruct [reported]"
+    ]  # fmt: skip
+    assert "within its protocol only" in text
+    runs = md_row(text.split("### Runs")[1], "m")
+    assert runs[1] == "spark, sparkle"
+    assert runs[-1] == "gsm8k, aime24, sparkle/gsm8k, sparkle/aime24: T=0.6 top_p=0.95 ×8 ≤64 tok"
+
+
+def test_every_protocol_gets_its_table_and_lm_eval_tasks_are_other(tmp_path):
+    results_file(
+        tmp_path / "results_1.json",
+        {
+            "spark_hendrycks_math": em(0.5),
+            "spark_qwen_math": em(0.7),
+            "spark_lmeval_math_4shot": em(0.3),
+            "spark_lmeval_gsm8k_cot": em(0.4),
+            "gsm8k_cot": {"exact_match,strict-match": 0.45},
+        },
+        pretrained="m",
+    )
+    board = leaderboard([tmp_path], reported=REPORTED)
+    assert board.protocols == ["spark", "sparkle", "qwen25-math-cot", "lm-eval-fewshot", OTHER]
+    by_protocol = {t.protocol: t for t in board.tables}
+    assert by_protocol["spark"].columns == ["math exact_match"]
+    assert by_protocol["qwen25-math-cot"].columns == ["math exact_match", "aime24 exact_match"]
+    assert by_protocol["lm-eval-fewshot"].columns == ["gsm8k exact_match", "math exact_match"]
+    assert by_protocol[OTHER].columns == ["gsm8k_cot exact_match,strict-match"]
+    text = render(board, "md")
+    qwen = section(text, "qwen25-math-cot")
+    assert md_row(qwen, "m")[2:4] == ["70.0 ± 1.0", "—"]
+    assert md_row(qwen, "Qwen2.5-Math-7B-Instruct [reported]")[2] == "83.6"
+    assert table_models(section(text, "spark")) == ["m"]  # 83.6 is not beside spark's 50.0
+    assert "`avg`: none, as no column is shared by every row here" in qwen
+    assert md_row(qwen, "m")[4] == "—"  # no average beside reported rows over other tasks
+    other = section(text, OTHER)
+    assert other.startswith("### Protocol `other`: tasks of no spark-math preset")
+    assert "no shared protocol" in other and md_row(other, "m")[2] == "45.0"
+
+
+def test_averages_cover_only_the_columns_every_row_has(tmp_path):
+    five = {
+        "spark_gsm8k": em(0.8), "spark_math500": em(0.6), "spark_aime24": avg8(0.2),
+        "spark_amc23": avg8(0.4), "spark_olympiadbench": em(0.3),
+    }  # fmt: skip
+    results_file(tmp_path / "results_full.json", five, pretrained="full")
+    two = {"spark_gsm8k": em(0.7), "spark_math500": em(0.5)}
+    results_file(tmp_path / "results_partial.json", two, pretrained="partial")
+    probes = {"spark_gsm8k_plan": em(0.9)}  # no plain score: no part in the rule
+    results_file(tmp_path / "results_probes.json", probes, pretrained="probes-only")
+    board = leaderboard([tmp_path], baseline="partial")
+    (table,) = board.tables
+    assert table.avg_columns == ["gsm8k exact_match", "math500 exact_match"]
+    assert len(table.columns) == 5
+    rows = board.rows.set_index("name")
+    assert rows.loc["full", "avg"] == pytest.approx(70.0)  # (80 + 60) / 2, not the 5-task 46.0
+    assert rows.loc["partial", "avg"] == pytest.approx(60.0)
+    assert rows.loc["full", "avg_delta"] == pytest.approx(10.0)
+    assert (rows.loc["full", "tasks"], rows.loc["partial", "tasks"]) == (5, 2)
+    assert pd.isna(rows.loc["probes-only", "avg"]) and rows.loc["probes-only", "tasks"] == 0
+    text = render(board, "md")
+    assert (
+        "`avg`: mean over `gsm8k exact_match`, `math500 exact_match`, the columns every row here "
+        "has; a row's other columns are not in it" in text
+    )
+    assert md_row(text, "full")[-3:-1] == ["70.0 (+10.0)", "5"]
+    assert md_row(text, "partial")[-3:-1] == ["60.0", "2"]
+    assert md_row(text, "probes-only")[-3:-1] == ["—", "0"]
+    data = json.loads(render(board, "json"))
+    assert data["protocols"]["spark"]["avg_columns"] == table.avg_columns
+
+    # no column in common: no average at all, rather than a 1-task mean beside another one's
+    (tmp_path / "results_full.json").unlink()
+    (tmp_path / "results_probes.json").unlink()
+    results_file(tmp_path / "results_other.json", {"spark_aime24": avg8(0.5)}, pretrained="o")
+    board = leaderboard([tmp_path])
+    assert board.tables[0].avg_columns == [] and board.rows["avg"].isna().all()
+    text = render(board, "md")
+    assert "`avg`: none, as no column is shared by every row here" in text
+    assert md_row(text, "o")[-2:] == ["—", "1"]
+
+
+def test_baseline_compares_within_its_protocol_only(tmp_path):
+    for name, score in (("a", 0.4), ("b", 0.6)):
+        results_file(
+            tmp_path / name / "results_1.json",
+            {"spark_gsm8k": em(score), "spark_sparkle_gsm8k": avg8(score + 0.2)},
+            pretrained=name,
+        )
+    both = leaderboard([tmp_path], baseline="a")
+    assert [t.baseline for t in both.tables] == ["spark: a", "sparkle: a"]
+    assert both.rows.loc["spark: b", "avg_delta"] == pytest.approx(20.0)
+    assert both.rows.loc["sparkle: b", "avg_delta"] == pytest.approx(20.0)
+    one = leaderboard([tmp_path], baseline="sparkle: a")  # a row id picks one protocol
+    assert [t.baseline for t in one.tables] == [None, "sparkle: a"]
+    assert one.cells.loc[one.cells["protocol"] == "spark", "delta"].isna().all()
+    assert md_row(section(render(one, "md"), "spark"), "a")[1] == "measured"
+
+    reported = tmp_path / "reported.yaml"
+    reported.write_text(
+        SOURCE + "rows: [{model: a, source: s, metric: avg@8, scores: {gsm8k: 50}}]\n"
+    )
+    with pytest.raises(LeaderboardError, match=r"matches several rows of one protocol \(sparkle"):
+        leaderboard([tmp_path], reported=reported, baseline="a")
+    board = leaderboard([tmp_path], reported=reported, baseline="a [reported]")
+    assert [t.baseline for t in board.tables] == [None, "sparkle: a [reported]"]
+    assert board.rows.loc["sparkle: a", "avg_delta"] == pytest.approx(10.0)
+
+
+def test_json_csv_and_plot_say_when_rows_differ_in_protocol(tmp_path):
+    results_file(
+        tmp_path / "results_1.json",
+        {"spark_gsm8k": em(0.5), "spark_sparkle_gsm8k": avg8(0.7)},
+        pretrained="m",
+    )
+    board = leaderboard([tmp_path], reported=REPORTED)
+    data = json.loads(render(board, "json"))
+    assert data["mixed_protocols"] is True
+    assert "rows span 3 protocols (spark, sparkle, qwen25-math-cot)" in data["note"]
+    assert set(data["protocols"]) == {"spark", "sparkle", "qwen25-math-cot"}
+    assert data["protocols"]["sparkle"]["source"] == PROTOCOLS["sparkle"].source
+    assert {(r["model"], r["protocol"]) for r in data["rows"]} >= {
+        ("m", "spark"), ("m", "sparkle"), ("SparkleRL-7B-Stage1 [reported]", "sparkle")
+    }  # fmt: skip
+    lines = list(csv.DictReader(io.StringIO(render(board, "csv"))))
+    assert {(line["model"], line["protocol"]) for line in lines if line["model"] == "m"} == {
+        ("m", "spark"), ("m", "sparkle")
+    }  # fmt: skip
+    panels = _panels(board)
+    protocol_of_row = board.rows["protocol"]
+    for title, bars in panels:
+        protocol = title[1 : title.index("]")]
+        assert {protocol_of_row[row] for row, *_ in bars} <= {protocol}, title
+    titles = [title for title, _ in panels]
+    assert "[spark] gsm8k exact_match" in titles and "[sparkle] gsm8k avg@8" in titles
+    assert "[sparkle] average over 1 shared column" in titles
+    assert not any(t.startswith("[qwen25-math-cot] average") for t in titles)  # none shared
 
 
 def _cli() -> typer.Typer:
@@ -333,6 +609,26 @@ def _cli() -> typer.Typer:
         """Not used."""
 
     return app
+
+
+def test_cli_writes_per_protocol_tables_and_a_plot(tmp_path):
+    results_file(
+        tmp_path / "r" / "results_1.json",
+        {"spark_gsm8k": em(0.5), "spark_sparkle_gsm8k": avg8(0.7)},
+        pretrained="m",
+    )
+    md, png = tmp_path / "board.md", tmp_path / "board.png"
+    args = ["leaderboard", str(tmp_path / "r"), "--reported-file", str(REPORTED)]
+    result = CliRunner().invoke(_cli(), [*args, "--out", str(md), "--plot", str(png)])
+    assert result.exit_code == 0, result.output
+    assert "(7 rows, 8 task columns, 3 protocols)" in result.output
+    text = md.read_text()
+    assert [line for line in text.splitlines() if line.startswith("### Protocol")] == [
+        "### Protocol `spark`: spark-math defaults",
+        f"### Protocol `sparkle`: {PROTOCOLS['sparkle'].source}",
+        f"### Protocol `qwen25-math-cot`: {PROTOCOLS['qwen25-math-cot'].source}",
+    ]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_cli_reports_a_bad_file_by_name(tmp_path):

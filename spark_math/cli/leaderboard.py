@@ -34,7 +34,11 @@ def leaderboard(
     ] = None,
     baseline: Annotated[
         str | None,
-        typer.Option("--baseline", help="Show every cell's delta against this model's row."),
+        typer.Option(
+            "--baseline",
+            help="Show every cell's delta against this model's row, within its protocol (in "
+            "each protocol's table that has the model).",
+        ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the table here instead of stdout.")
@@ -49,8 +53,10 @@ def leaderboard(
 ) -> None:
     """Tabulate lm-eval results as a leaderboard (Markdown, CSV or JSON) and plot it.
 
-    One row per model, one column per benchmark and metric (value ± stderr), the average,
-    deltas against a baseline, probe-axis gains and a footer with each run's provenance.
+    One table per protocol (spark, sparkle, qwen25-math-cot, lm-eval-fewshot, other) with one row
+    per model, one column per benchmark and metric (value ± stderr), the average over the
+    columns every row of the table has, deltas against a baseline, probe-axis gains and a footer
+    with each run's provenance.
     """
     try:
         from ..baselines.matrix import baselines_file
@@ -73,8 +79,11 @@ def leaderboard(
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
+        columns = sum(len(table.columns) for table in board.tables)
         typer.echo(
-            f"wrote {out} ({len(board.rows)} rows, {len(board.columns)} task columns)", err=True
+            f"wrote {out} ({len(board.rows)} rows, {columns} task columns, "
+            f"{len(board.tables)} protocols)",
+            err=True,
         )
     if plot is not None:
         from ..leaderboard.plot import plot as draw

@@ -3,9 +3,10 @@
     board = leaderboard([Path("out/baselines")], reported=Path("baselines/reported.yaml"))
     print(render(board, "md"))
 
-`results` reads runs, `gains` computes probe gains (shared with `spark-math probes report`),
-`reported` reads the published scores, `table` builds the tables (pandas), `render` writes
-md/csv/json (tabulate) and `plot` a PNG (matplotlib).
+`results` reads runs (a task's protocol, benchmark and probe axis come from its name),
+`gains` computes probe gains (shared with `spark-math probes report`), `reported` reads the
+published scores (each source names its protocol), `table` builds one table per protocol
+(pandas), `render` writes md/csv/json (tabulate) and `plot` a PNG (matplotlib).
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
-"""A PNG of the leaderboard: one panel per column (the average first), one labelled bar per model.
+"""A PNG of the leaderboard: per protocol, one panel per column (the average first), one labelled
+bar per row.
 
-Each panel lists only the models that have a score there, so sparse columns (a reported
-benchmark nobody measured) stay readable; reported rows are hatched and pale, and a bar's value
-is written at its end (a score of 0 is still visible as a label).
+A panel holds the rows of one protocol only, and its title starts with the protocol's name
+(`[sparkle] aime24 avg@8`); the figure's title says when the rows span several protocols. Each
+panel lists only the rows that have a score there, so sparse columns (a reported benchmark nobody
+measured) stay readable; reported rows are hatched and pale, and a bar's value is written at its
+end (a score of 0 is still visible as a label).
 """
 
 from __future__ import annotations
@@ -19,23 +22,26 @@ Bar = tuple[str, float, float, bool]  # model, value, stderr, conflicting runs
 
 
 def _panels(board: Leaderboard) -> list[tuple[str, list[Bar]]]:
-    """(title, bars) for the average and each task column."""
+    """(title, bars) for each protocol's average (when its table has one) and task columns."""
     plain = board.cells[board.cells["axis"] == ""].set_index(["row", "column"])
-    panels = [
-        ("average over each row's tasks", [
-            (m, float(board.rows.loc[m, "avg"]), 0.0, False)
-            for m in board.rows.index
-            if not math.isnan(board.rows.loc[m, "avg"])
-        ]),
-    ]  # fmt: skip
-    for column in board.columns:
-        bars = []
-        for model in board.rows.index:
-            if (model, column) in plain.index:
-                cell = plain.loc[(model, column)]
-                stderr = 0.0 if math.isnan(cell["stderr"]) else float(cell["stderr"])
-                bars.append((model, float(cell["value"]), stderr, bool(cell["conflict"])))
-        panels.append((column, bars))
+    panels = []
+    for table in board.tables:
+        if table.avg_columns:
+            title = f"[{table.protocol}] average over {len(table.avg_columns)} shared column"
+            bars = [
+                (m, float(board.rows.loc[m, "avg"]), 0.0, False)
+                for m in table.rows
+                if not math.isnan(board.rows.loc[m, "avg"])
+            ]
+            panels.append((title + ("s" if len(table.avg_columns) > 1 else ""), bars))
+        for column in table.columns:
+            bars = []
+            for model in table.rows:
+                if (model, column) in plain.index:
+                    cell = plain.loc[(model, column)]
+                    stderr = 0.0 if math.isnan(cell["stderr"]) else float(cell["stderr"])
+                    bars.append((model, float(cell["value"]), stderr, bool(cell["conflict"])))
+            panels.append((f"[{table.protocol}] {column}", bars))
     return panels
 
 
@@ -47,9 +53,11 @@ def plot(board: Leaderboard, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     panels = _panels(board)
-    models = list(board.rows.index)
+    models = list(dict.fromkeys(board.rows["model"]))  # a model keeps its colour across protocols
     colors = plt.get_cmap("tab10" if len(models) <= 10 else "tab20").colors
-    color = {m: colors[i % len(colors)] for i, m in enumerate(models)}
+    color = {
+        row: colors[models.index(model) % len(colors)] for row, model in board.rows["model"].items()
+    }
     ncols = min(PANELS_PER_ROW, len(panels))
     nrows = math.ceil(len(panels) / ncols)
     # Each row of panels is as tall as its longest panel needs: one bar is 0.32 inch everywhere.
@@ -58,7 +66,7 @@ def plot(board: Leaderboard, path: Path) -> Path:
     fig, axes = plt.subplots(
         nrows,
         ncols,
-        figsize=(6.2 * ncols, sum(heights) + 0.6),
+        figsize=(6.2 * ncols, sum(heights) + 0.6 + 0.35 * (len(board.tables) > 1)),
         dpi=110,
         squeeze=False,
         gridspec_kw={"height_ratios": heights},
@@ -92,16 +100,20 @@ def plot(board: Leaderboard, path: Path) -> Path:
         ax.spines[["top", "right"]].set_visible(False)
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
-    fig.suptitle(
-        "spark-math leaderboard: score (%), value ± stderr; hatched = reported, not measured here",
-        fontsize=11,
-    )
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
+    title = "spark-math leaderboard: score (%), value ± stderr; hatched = reported, not measured"
+    if len(board.tables) > 1:
+        title += (
+            f"\nrows under {len(board.tables)} protocols ({', '.join(board.protocols)}): "
+            "each panel holds one, named in its title; compare only within a protocol"
+        )
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 * (1 + title.count("\n")) / fig.get_figheight()))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png")
     plt.close(fig)
     return path
 
 
-def _label(model: str, board: Leaderboard) -> str:
-    return f"{model} (baseline)" if model == board.baseline else model
+def _label(row: str, board: Leaderboard) -> str:
+    name = board.rows.loc[row, "name"]
+    return f"{name} (baseline)" if row in board.baselines else name

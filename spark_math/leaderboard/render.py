@@ -1,4 +1,10 @@
-"""Render a leaderboard as Markdown (tables with tabulate), CSV (one line per cell) or JSON."""
+"""Render a leaderboard as Markdown (tables with tabulate), CSV (one line per cell) or JSON.
+
+The Markdown has one table per protocol, headed by the protocol's name, source and settings, so
+rows of different protocols never share a table. The CSV and JSON hold every row together: each
+line and row names its protocol, and the JSON says when its rows span several protocols
+(`mixed_protocols`, `note`).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,10 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
+from ..harness_tasks.protocols import PROTOCOLS
 from .gains import plain_task
-from .results import Run
-from .table import REPORTED, Leaderboard, stamp_to_date
+from .results import OTHER, Run
+from .table import REPORTED, Leaderboard, ProtocolTable, stamp_to_date
 
 MISSING = "—"
 FORMATS = ("md", "csv", "json")
@@ -54,17 +61,18 @@ def _source_numbers(board: Leaderboard) -> dict[str, int]:
     return {key: i for i, key in enumerate(dict.fromkeys(used), 1)}
 
 
-def main_table(board: Leaderboard) -> pd.DataFrame:
-    """The headline table as text cells: model, type, one column per task, avg, axis gains."""
+def main_table(board: Leaderboard, table: ProtocolTable) -> pd.DataFrame:
+    """One protocol's table as text cells: model, type, one column per task, avg, axis gains."""
     plain = board.cells[board.cells["axis"] == ""].set_index(["row", "column"])
     numbers = _source_numbers(board)
     lines = []
-    for row, info in board.rows.iterrows():
+    for row in table.rows:
+        info = board.rows.loc[row]
         kind = f"reported [{numbers[info['source']]}]" if info["type"] == REPORTED else info["type"]
-        if row == board.baseline:
+        if row == table.baseline:
             kind += " (baseline)"
-        line = {"model": row, "type": kind}
-        for column in board.columns:
+        line = {"model": info["name"], "type": kind}
+        for column in table.columns:
             if (row, column) in plain.index:
                 c = plain.loc[(row, column)]
                 line[column] = cell_text(c["value"], c["stderr"], c["delta"], c["conflict"])
@@ -72,15 +80,30 @@ def main_table(board: Leaderboard) -> pd.DataFrame:
                 line[column] = MISSING
         line["avg"] = cell_text(info["avg"], delta=info["avg_delta"])
         line["tasks"] = str(info["tasks"])
-        for axis in board.axes:
+        for axis in table.axes:
             gain = _num(info[f"Δ{axis}"])
             line[f"Δ{axis}"] = MISSING if gain is None else f"{gain:+.1f}"
         lines.append(line)
     return pd.DataFrame(lines)
 
 
+def avg_note(table: ProtocolTable) -> str:
+    """Which columns a table's `avg` covers."""
+    if not table.avg_columns:
+        return (
+            "`avg`: none, as no column is shared by every row here; averages over different "
+            "tasks are not shown side by side."
+        )
+    every = "the only column" if len(table.avg_columns) == 1 else "the columns"
+    names = ", ".join(f"`{c}`" for c in table.avg_columns)
+    text = f"`avg`: mean over {names}, {every} every row here has"
+    if len(table.avg_columns) < len(table.columns):
+        text += "; a row's other columns are not in it (`tasks` counts all of its columns)"
+    return text + "."
+
+
 def probe_table(board: Leaderboard) -> pd.DataFrame:
-    """Probe scores with their gain over the plain task: one line per model and plain task."""
+    """Probe scores with their gain over the plain task: one line per row and plain task."""
     probes = board.cells[board.cells["axis"] != ""]
     plain = board.cells[board.cells["axis"] == ""].drop_duplicates(["row", "task"], keep="last")
     columns = plain.set_index(["row", "task"])["column"]
@@ -88,7 +111,8 @@ def probe_table(board: Leaderboard) -> pd.DataFrame:
     for (row, task), group in probes.groupby(["row", probes["task"].map(plain_task)], sort=False):
         first = group.iloc[0]
         line = {
-            "model": row,
+            "model": first["name"],
+            "protocol": first["protocol"],
             "task": columns.get((row, task), task),
             "plain": cell_text(first["plain"], first["plain_stderr"]),
         }
@@ -112,6 +136,7 @@ def run_records(board: Leaderboard) -> list[dict[str, Any]]:
     return [
         {
             "model": run.model,
+            "protocols": ", ".join(run.protocols),
             "file": str(run.path),
             "lm-eval": run.lm_eval_version,
             "spark-math": run.spark_math_version,
@@ -142,17 +167,32 @@ def _md(frame: pd.DataFrame) -> str:
     )
 
 
+def protocol_heading(table: ProtocolTable) -> list[str]:
+    """The heading and settings line of a protocol's table."""
+    if table.protocol == OTHER:
+        what = f"{table.summary[0].upper()}{table.summary[1:]}."
+    else:
+        what = f"Tasks `{PROTOCOLS[table.protocol].prefix}<benchmark>`: {table.summary}."
+    return [f"### Protocol `{table.protocol}`: {table.source}", "", what, ""]
+
+
 def markdown(board: Leaderboard) -> str:
-    """The whole leaderboard as Markdown: headline table, probe gains, conflicts, footer."""
-    out = ["## Leaderboard", "", _md(main_table(board)), ""]
+    """The whole leaderboard as Markdown: a table per protocol, probe gains, conflicts, footer."""
+    out = ["## Leaderboard", ""]
     notes = [
-        "Scores in percent, `value ± stderr` as lm-eval reports it; a column is one benchmark "
-        "and one metric (`avg@k`: mean accuracy over k samples; `exact_match`: the first "
-        "sample, greedy unless the run sampled). `avg` is the mean of the row's own task "
-        "columns, `tasks` how many."
+        "One table per protocol: a row is a model under one protocol, and rows measured or "
+        "reported under different protocols are never in one table. Scores in percent, "
+        "`value ± stderr` as lm-eval reports it; a column is one benchmark and one metric "
+        "(`avg@k`: mean accuracy over k samples; `exact_match`: the first sample, greedy unless "
+        "the run sampled). `avg` is the mean over the columns every row of its table has (named "
+        "under each table), so the averages side by side cover the same tasks; `tasks` counts "
+        "the row's own columns."
     ]
     if board.baseline:
-        notes.append(f"In parentheses: percentage points against `{board.baseline}`.")
+        notes.append(
+            f"In parentheses: percentage points against `{board.baseline}`, within its protocol "
+            "only (a table without that model has no deltas)."
+        )
     if board.axes:
         notes.append(
             "`Δ<axis>`: mean gain of the probe over the plain task, in points; paired (both "
@@ -162,10 +202,13 @@ def markdown(board: Leaderboard) -> str:
     if any(board.rows["type"] == REPORTED):
         notes.append("Rows marked *reported* are published numbers, not measured here.")
     out += [" ".join(notes), ""]
+    for table in board.tables:
+        out += protocol_heading(table)
+        out += [avg_note(table), "", _md(main_table(board, table)), ""]
     if board.axes:
-        out += ["### Probe-axis gains", "", "Probe score (gain over the plain task). A paired "
-                "gain is over the problems both tasks scored, so it can differ from the probe "
-                "score minus `plain`.", ""]  # fmt: skip
+        out += ["### Probe-axis gains", "", "Probe score (gain over the plain task of the same "
+                "row, so of the same protocol). A paired gain is over the problems both tasks "
+                "scored, so it can differ from the probe score minus `plain`.", ""]  # fmt: skip
         out += [_md(probe_table(board)), ""]
     if board.conflicts:
         out += ["### Conflicting runs", "", "Cells marked ⚠ come from runs that disagree; "
@@ -176,7 +219,7 @@ def markdown(board: Leaderboard) -> str:
                 f"{_date(r.date)}, `{r.source}`)"
                 for r in conflict.runs
             )
-            out.append(f"- **{conflict.row}**, {conflict.column}: {runs}")
+            out.append(f"- **{conflict.name}** (`{conflict.protocol}`), {conflict.column}: {runs}")
         out.append("")
     if board.runs:
         out += ["### Runs", "", _md(runs_table(board)), ""]
@@ -186,17 +229,20 @@ def markdown(board: Leaderboard) -> str:
         for key, i in numbers.items():
             source = board.sources[key]
             note = f" {source.notes}" if source.notes else ""
-            out.append(f"{i}. {source.citation} Settings: {source.settings}.{note}")
+            out.append(
+                f"{i}. {source.citation} Protocol: `{source.protocol}`. "
+                f"Settings: {source.settings}.{note}"
+            )
         out.append("")
     return "\n".join(out)
 
 
 def to_csv(board: Leaderboard) -> str:
-    """One line per cell (plain and probe) with its delta, gain and conflict flag."""
-    cells = board.cells.rename(columns={"row": "model", "model": "model_name"})
+    """One line per cell (plain and probe) with its protocol, delta, gain and conflict flag."""
+    cells = board.cells.rename(columns={"name": "model", "model": "model_name"})
     columns = [
-        "model", "type", "source", "benchmark", "axis", "metric", "value", "stderr", "n",
-        "delta", "plain", "gain", "paired", "conflict", "decoding",
+        "model", "protocol", "type", "source", "benchmark", "axis", "metric", "value", "stderr",
+        "n", "delta", "plain", "gain", "paired", "conflict", "decoding",
     ]  # fmt: skip
     return cells[columns].to_csv(index=False, float_format="%.4f")
 
@@ -213,35 +259,56 @@ def _clean(value: Any) -> Any:
 
 
 def to_json(board: Leaderboard) -> dict[str, Any]:
-    """The leaderboard as a JSON-ready dict (percent values; null where nothing is known)."""
+    """The leaderboard as a JSON-ready dict (percent values; null where nothing is known). Every
+    row names its protocol; `protocols` says per protocol what its table holds."""
     rows = []
     for row, info in board.rows.iterrows():
         mine = board.cells[board.cells["row"] == row]
         rows.append(
             {
-                "model": row,
+                "model": info["name"],
+                "protocol": info["protocol"],
                 "type": info["type"],
                 "source": info["source"] or None,
-                "baseline": row == board.baseline,
+                "baseline": row in board.baselines,
                 "avg": _clean(info["avg"]),
                 "avg_delta": _clean(info["avg_delta"]),
                 "tasks": int(info["tasks"]),
                 "axis_gains": {a: _clean(info[f"Δ{a}"]) for a in board.axes},
                 "cells": [
                     {k: _clean(stamp_to_date(v) if k == "date" else v) for k, v in cell.items()}
-                    for cell in mine.drop(columns=["row", "type"]).to_dict("records")
+                    for cell in mine.drop(columns=["row", "name", "type"]).to_dict("records")
                 ],
             }
         )
+    mixed = len(board.tables) > 1
     return {
         "unit": "percent",
         "baseline": board.baseline,
-        "columns": board.columns,
+        "mixed_protocols": mixed,
+        "note": (
+            f"rows span {len(board.tables)} protocols ({', '.join(board.protocols)}): compare "
+            "scores and averages only between rows of the same protocol"
+            if mixed
+            else f"every row is under the protocol {board.protocols[0]!r}"
+        ),
+        "protocols": {
+            t.protocol: {
+                "source": t.source,
+                "summary": t.summary,
+                "columns": t.columns,
+                "avg_columns": t.avg_columns,
+                "axes": t.axes,
+                "baseline": None if t.baseline is None else board.rows.loc[t.baseline, "name"],
+            }
+            for t in board.tables
+        },
         "axes": board.axes,
         "rows": rows,
         "conflicts": [
             {
-                "model": c.row,
+                "model": c.name,
+                "protocol": c.protocol,
                 "column": c.column,
                 "runs": [{k: _clean(v) for k, v in vars(r).items()} for r in c.runs],
             }

@@ -1,4 +1,9 @@
-"""Published scores (`baselines/reported.yaml`): rows marked "reported", each with its source."""
+"""Published scores (`baselines/reported.yaml`): rows marked "reported", each with its source.
+
+Every source names the protocol preset (`spark_math.harness_tasks.protocols.PROTOCOLS`) its
+numbers were measured under, so the leaderboard shows its rows only beside measured rows of the
+same protocol.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,10 @@ from typing import Any
 
 import yaml
 
-from .results import LeaderboardError, split_task
+from ..harness_tasks.protocols import PROTOCOLS
+from .results import LeaderboardError, parse_task
 
-_SOURCE_KEYS = ("citation", "settings")  # required; "notes" is optional
+_SOURCE_KEYS = ("citation", "settings", "protocol")  # required; "notes" is optional
 _ROW_KEYS = ("model", "source", "metric", "scores")
 
 
@@ -21,6 +27,7 @@ class Source:
     key: str
     citation: str
     settings: str
+    protocol: str  # a PROTOCOLS key
     notes: str = ""
 
 
@@ -30,6 +37,7 @@ class ReportedRow:
 
     model: str
     source: str
+    protocol: str  # its source's
     metric: str
     scores: dict[str, float]
 
@@ -46,6 +54,12 @@ def load_reported(path: Path) -> tuple[dict[str, Source], list[ReportedRow]]:
         key: Source(key=key, **_fields(path, f"source {key!r}", body, _SOURCE_KEYS, ("notes",)))
         for key, body in (data["sources"] or {}).items()
     }
+    for source in sources.values():
+        if source.protocol not in PROTOCOLS:
+            raise LeaderboardError(
+                f"{path}: source {source.key!r} has unknown protocol {source.protocol!r}; "
+                f"known: {', '.join(PROTOCOLS)}"
+            )
     rows = []
     for i, body in enumerate(data["rows"] or []):
         fields = _fields(path, f"row {i + 1}", body, _ROW_KEYS)
@@ -55,10 +69,13 @@ def load_reported(path: Path) -> tuple[dict[str, Source], list[ReportedRow]]:
         scores = fields["scores"]
         if not isinstance(scores, dict) or not scores:
             raise LeaderboardError(f"{where}: 'scores' must map benchmarks to percentages")
+        protocol = PROTOCOLS[sources[fields["source"]].protocol]
         for bench, value in scores.items():
-            if split_task(str(bench)) != (str(bench), ""):
+            name = str(bench)
+            if name.startswith("spark_") or parse_task(protocol.prefix + name)[1:] != (name, ""):
                 raise LeaderboardError(
-                    f"{where}: {bench!r} is not a benchmark name (write gsm8k, not spark_gsm8k)"
+                    f"{where}: {bench!r} is not a benchmark name (write gsm8k, not spark_gsm8k "
+                    f"or gsm8k_plan)"
                 )
             number = isinstance(value, int | float) and not isinstance(value, bool)
             if not number or not 0 <= value <= 100:
@@ -67,6 +84,7 @@ def load_reported(path: Path) -> tuple[dict[str, Source], list[ReportedRow]]:
             ReportedRow(
                 model=str(fields["model"]),
                 source=str(fields["source"]),
+                protocol=protocol.name,
                 metric=str(fields["metric"]),
                 scores={str(k): float(v) for k, v in scores.items()},
             )

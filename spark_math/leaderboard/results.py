@@ -1,5 +1,10 @@
 """Read lm-eval results files (`results_<date>.json`) into runs with one headline score per task.
 
+A task name says its protocol, benchmark and probe axis (`parse_task`): the protocol presets of
+`spark_math.harness_tasks.protocols` are name prefixes (`spark_sparkle_aime24_plan` is SPARKLE's
+protocol, benchmark aime24, plan probe); a task outside them (lm-eval's own `gsm8k_cot`) has the
+protocol `other` and its whole name as benchmark.
+
 A task's headline metric is `ssr` for a probe's subproblems (`spark_<bench>_subproblems`: the
 share of problems whose whole chain is solved), else `avg@k` when it drew k samples, else
 `exact_match`, else the first metric it reports; the `grader` filter (the spark tasks') is
@@ -15,9 +20,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from lm_eval.utils import simple_parse_args_string
+
+from ..harness_tasks.protocols import PROTOCOLS, protocol_of
 
 RUN_NAME_KEY = "spark_run_name"  # task metadata naming a baselines run (written by the runner)
 
@@ -26,6 +33,10 @@ NAME_KEYS = ("peft", "delta", "pretrained", "model", "path", "engine")
 PROBE_AXES = ("plan", "knowledge", "subproblems", "hint25", "hint50", "hint75")
 _K_SUFFIX = re.compile(r"_k\d+$")
 _AVG = re.compile(r"^avg@\d+$")
+OTHER = "other"  # the protocol of tasks that are no spark preset's (lm-eval's own tasks)
+# lm-eval-fewshot task names end in their prompt style (`gsm8k_cot`, `math500_4shot`).
+_PROMPT_SUFFIX = {"lm-eval-fewshot": re.compile(r"_(?:cot|\d+shot)$")}
+_ALIASES = {"hendrycks_math": "math"}  # spark_hendrycks_math is the full MATH test set
 
 
 class LeaderboardError(ValueError):
@@ -37,6 +48,7 @@ class TaskScore:
     """The headline score of one task of one run, in percent."""
 
     task: str
+    protocol: str  # a PROTOCOLS key, or OTHER
     benchmark: str
     axis: str  # "" for a plain task, else the probe axis (plan, knowledge, ...)
     metric: str
@@ -69,21 +81,59 @@ class Run:
     samples: dict[str, Path]
 
     @property
+    def protocols(self) -> list[str]:
+        """The protocols of the run's tasks, in order of first appearance."""
+        return list(dict.fromkeys(score.protocol for score in self.scores))
+
+    @property
     def decoding(self) -> str:
-        """The run's decodings, each with the benchmarks (and their probes) that used it."""
+        """The run's decodings, each with the benchmarks (and their probes) that used it; a
+        benchmark of a protocol other than spark's defaults is named `<protocol>/<benchmark>`."""
         groups: dict[str, dict[str, None]] = {}
         for score in self.scores:
-            groups.setdefault(score.decoding, {})[score.benchmark] = None
+            name = score.benchmark
+            if score.protocol != "spark":
+                name = f"{score.protocol}/{name}"
+            groups.setdefault(score.decoding, {})[name] = None
         return "; ".join(f"{', '.join(benches)}: {how}" for how, benches in groups.items())
 
 
+class TaskName(NamedTuple):
+    """What a task name says: protocol (a PROTOCOLS key, or OTHER), benchmark, probe axis."""
+
+    protocol: str
+    benchmark: str
+    axis: str  # "" for a plain task
+
+
+def parse_task(task: str) -> TaskName:
+    """The protocol, benchmark and probe axis of a task name: `spark_sparkle_aime24_plan` ->
+    (sparkle, aime24, plan), `spark_aime24_k8` -> (spark, aime24, ""), `spark_lmeval_gsm8k_cot`
+    -> (lm-eval-fewshot, gsm8k, ""); a task that is no preset's -> (other, the task name, "")."""
+    protocol, rest = protocol_of(task)
+    if protocol is None:
+        return TaskName(OTHER, task, "")
+    name = _K_SUFFIX.sub("", rest)
+    axis = next((a for a in PROBE_AXES if name.endswith(f"_{a}")), "")
+    name = name.removesuffix(f"_{axis}")
+    if suffix := _PROMPT_SUFFIX.get(protocol.name):
+        name = suffix.sub("", name)
+    return TaskName(protocol.name, _ALIASES.get(name, name), axis)
+
+
 def split_task(task: str) -> tuple[str, str]:
-    """(benchmark, probe axis) of a task name: `spark_aime24_k8` -> ("aime24", "")."""
-    name = _K_SUFFIX.sub("", task.removeprefix("spark_"))
-    for axis in PROBE_AXES:
-        if name.endswith(f"_{axis}"):
-            return name.removesuffix(f"_{axis}"), axis
-    return name, ""
+    """(benchmark, probe axis) of a task name: `spark_sparkle_aime24_k8` -> ("aime24", "")."""
+    return parse_task(task)[1:]
+
+
+def protocol_text(name: str) -> tuple[str, str]:
+    """(source, summary) of a protocol name, OTHER included."""
+    if name == OTHER:
+        return (
+            "tasks of no spark-math preset (lm-eval's own gsm8k_cot, minerva_math, ...)",
+            "each column keeps its own task's prompt, decoding and metric: no shared protocol",
+        )
+    return PROTOCOLS[name].source, PROTOCOLS[name].summary
 
 
 def find_results(paths: list[Path]) -> list[Path]:
@@ -241,7 +291,7 @@ def _headline(
     task: str, metrics: dict[str, Any], config: dict[str, Any], count: Any
 ) -> TaskScore | None:
     """The task's headline score; None when it has none (SSR without a complete chain is NaN)."""
-    benchmark, axis = split_task(task)
+    protocol, benchmark, axis = parse_task(task)
     key = headline_key(metrics, ssr=axis == "subproblems")
     if key is None or _number(metrics[key]) is None:
         return None
@@ -251,6 +301,7 @@ def _headline(
     effective = count.get("effective") if isinstance(count, dict) else None
     return TaskScore(
         task=task,
+        protocol=protocol,
         benchmark=benchmark,
         axis=axis,
         metric=label,
