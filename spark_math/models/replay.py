@@ -14,6 +14,11 @@ be found inside a recorded chat-templated prompt. The k repeats of a request get
 responses in order, each still marked as having hit the token budget (and with its token count)
 where the run's spark grader recorded it. Requests without a recording are answered ``""``
 (graded wrong) and reported in one warning with their count.
+
+Records of any other layout that ``spark-math rescore`` reads (JSON Lines, array, object) replay
+with ``response=PATH``, ``problem=PATH`` (default ``problem``) and ``finish_reason=PATH``, dotted
+paths as in rescore: Qwen2.5-Math's outputs with ``response=code,problem=question``. A request
+gets the record whose problem is its prompt, or is inside it.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +41,8 @@ from lm_eval.api.registry import register_model
 from lm_eval.utils import handle_non_serializable, hash_string
 
 from spark_math.models.generation import Generation
-from spark_math.rescore import task_of
+from spark_math.rescore import Fields, RescoreError, read_records, task_of, truncation
+from spark_math.rescore.paths import PathError, PathSyntaxError, parse_path, resolve
 
 # lm-eval's command line shows its own logger hierarchy only, so report under it.
 logger = logging.getLogger("lm_eval.spark_replay")
@@ -86,9 +93,10 @@ def raw_prompt(context: str) -> str:
     return context
 
 
-def sample_files(samples: str | Path | Sequence[str | Path]) -> list[Path]:
+def sample_files(samples: str | Path | Sequence[str | Path], any_json: bool = False) -> list[Path]:
     """The samples files named by ``samples``: files, folders, globs; a string may join several
-    with ``;`` (or ``,``, when quoting kept lm-eval from splitting it)."""
+    with ``;`` (or ``,``, when quoting kept lm-eval from splitting it). A folder gives its
+    ``samples_*.jsonl`` files, or with `any_json` every ``*.json``/``*.jsonl`` file."""
     if isinstance(samples, Path):
         items = [str(samples)]
     elif isinstance(samples, str):
@@ -99,7 +107,8 @@ def sample_files(samples: str | Path | Sequence[str | Path]) -> list[Path]:
     for item in filter(None, (i.strip() for i in items)):
         path = Path(item).expanduser()
         if path.is_dir():
-            found = sorted(path.rglob("samples_*.jsonl"))
+            patterns = ("*.json", "*.jsonl") if any_json else ("samples_*.jsonl",)
+            found = sorted(p for pattern in patterns for p in path.rglob(pattern))
         elif path.is_file():
             found = [path]
         else:
@@ -114,6 +123,42 @@ def sample_files(samples: str | Path | Sequence[str | Path]) -> list[Path]:
     if not files:
         raise ReplayError("spark-replay: samples= names no file")
     return list(dict.fromkeys(files))
+
+
+def read_records_of(path: Path, fields: Fields) -> list[Recording]:
+    """Every record of a file in any layout `spark-math rescore` reads (JSON Lines, array,
+    object), its responses at `fields.response` and its problem text at `fields.problem`
+    (default ``problem``): requests find them by prompt text."""
+    recordings = []
+    try:
+        for where, record in read_records(path, fields):
+            try:
+                responses = resolve(record, parse_path(fields.response or "response"))
+                prompt = resolve(record, parse_path(fields.problem or "problem"))
+                reasons = None
+                if fields.finish_reason:
+                    reasons = resolve(record, parse_path(fields.finish_reason))
+            except (PathError, PathSyntaxError) as exc:
+                raise ReplayError(f"{where}: {exc}") from None
+            responses = responses if isinstance(responses, list) else [responses]
+            if not responses or not all(isinstance(r, str) for r in responses):
+                raise ReplayError(f"{where}: the responses are not text or a list of texts")
+            if not isinstance(prompt, str):
+                raise ReplayError(f"{where}: the problem is not text")
+            reasons = reasons if isinstance(reasons, list) else [reasons] * len(responses)
+            if len(reasons) != len(responses):
+                raise ReplayError(
+                    f"{where}: {len(reasons)} finish reasons, {len(responses)} responses"
+                )
+            generations = tuple(
+                Generation(r, truncated=truncation(why))
+                for r, why in zip(responses, reasons, strict=True)
+            )
+            line = int(where.rpartition(":")[2] or 0)
+            recordings.append(Recording(str(path), line, 0, prompt, "", generations, where))
+    except RescoreError as exc:
+        raise ReplayError(f"spark-replay: {exc}") from None
+    return recordings
 
 
 def read_recordings(path: Path) -> list[Recording]:
@@ -196,13 +241,20 @@ class Recordings:
         recording = self.by_key.get((request.task_name, request.doc_id, request.idx))
         if recording and (recording.doc_hash == hashed or recording.prompt == prompt):
             return recording, "id"
-        candidates = self.by_prompt.get(prompt) or self._containing(prompt)
+        candidates = (
+            self.by_prompt.get(prompt) or self._containing(prompt) or self._contained_in(prompt)
+        )
         if candidates:
             best = min(candidates, key=lambda r: (r.doc_hash != hashed, r.key in taken))
             return best, "prompt"
         if recording:
             return None, "its task and doc id hold another document and prompt"
         return None, "no recording"
+
+    def _contained_in(self, prompt: str) -> list[Recording]:
+        """Recordings of a bare problem that the request's prompt contains (the longest)."""
+        found = [text for text in self.by_prompt if len(text) > 20 and text in prompt]
+        return self.by_prompt[max(found, key=len)] if found else []
 
     def _containing(self, prompt: str) -> list[Recording]:
         """Recordings whose (chat-templated) prompt ends with this prompt plus the least text."""
@@ -228,10 +280,22 @@ class ReplayLM(LM):
 
     tokenizer_name = "spark-replay"
 
-    def __init__(self, samples: str | Path | Sequence[str | Path], **_lm_eval: object) -> None:
+    def __init__(
+        self,
+        samples: str | Path | Sequence[str | Path],
+        response: str | None = None,
+        problem: str | None = None,
+        finish_reason: str | None = None,
+        **_lm_eval: object,
+    ) -> None:
         super().__init__()
-        self.files = sample_files(samples)
-        self.recordings = Recordings(r for path in self.files for r in read_recordings(path))
+        self.files = sample_files(samples, any_json=response is not None)
+        if response is None:
+            read = read_recordings
+        else:
+            fields = Fields(response=response, problem=problem, finish_reason=finish_reason)
+            read = partial(read_records_of, fields=fields)
+        self.recordings = Recordings(r for path in self.files for r in read(path))
         logger.info(
             "spark-replay: %d recorded requests from %d samples files",
             len(self.recordings.by_key),

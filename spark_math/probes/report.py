@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..leaderboard.gains import Gain, probe_gains, read_samples
-from ..leaderboard.results import Run, find_results, headline_key, load_run
+from ..leaderboard.results import Run, find_results, headline_key, load_run, parse_task
 
 PROBES = ("plan", "knowledge", "hint25", "hint50", "hint75", "subproblems")
 BENCHES = ("gsm8k", "math500", "aime24")
@@ -72,16 +72,20 @@ def _chain_note(metrics: dict) -> str:
 def lines(run: Run) -> list[Line]:
     """The report's rows for one model: every probe task it ran, per benchmark."""
     gains, out = probe_gains(run), []
-    for bench in BENCHES:
-        for probe in PROBES:
-            task = f"spark_{bench}_{probe}"
-            if task not in gains:
-                continue
-            found = gains[task]
-            notes = [_chain_note(run.results[task])] if probe == "subproblems" else []
-            notes += [] if found.paired else ["unpaired (no samples)"]
-            out.append(Line(**vars(found), bench=bench, probe=probe, note="; ".join(notes)))
+    for task in sorted(gains, key=_order):
+        protocol, bench, probe = parse_task(task)
+        found = gains[task]
+        notes = [_chain_note(run.results[task])] if probe == "subproblems" else []
+        notes += [] if found.paired else ["unpaired (no samples)"]
+        shown = bench if protocol == "spark" else f"{protocol}/{bench}"  # SPARKLE's own prompts
+        out.append(Line(**vars(found), bench=shown, probe=probe, note="; ".join(notes)))
     return out
+
+
+def _order(task: str) -> tuple:
+    protocol, bench, probe = parse_task(task)
+    rank = BENCHES.index(bench) if bench in BENCHES else len(BENCHES)
+    return protocol != "spark", protocol, rank, bench, PROBES.index(probe)
 
 
 def truncated(run: Run) -> dict[str, tuple[int, int, int]] | None:
