@@ -213,12 +213,14 @@ class _Handler(BaseHTTPRequestHandler):
             if _thinking_on(config):
                 parts.insert(0, {"text": "Let me think about it.", "thought": True})
                 usage["thoughtsTokenCount"] = 5
+            if fault == "max_tokens":  # cut off at the output budget, mid-sentence
+                parts[-1]["text"] = " ".join(text.split()[:3])
             candidate = {
                 "content": {"role": "model", "parts": parts},
-                "finishReason": "STOP",
+                "finishReason": "MAX_TOKENS" if fault == "max_tokens" else "STOP",
                 "index": 0,
             }
-            usage["candidatesTokenCount"] = len(text.split())
+            usage["candidatesTokenCount"] = len(parts[-1]["text"].split())
         usage["totalTokenCount"] = sum(usage.values())
         return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": "fake-1"}
 

@@ -161,6 +161,21 @@ def test_blocked_answers_are_empty_with_reason_and_cached(fake: FakeGemini, tmp_
     assert all(o.cached for o in again.outcomes)
 
 
+def test_output_limit_is_marked_and_graded_unfinished(fake: FakeGemini, tmp_path: Path) -> None:
+    """A MAX_TOKENS answer comes back as a `Generation` that says so (cached too), and the
+    spark grader treats it as cut off."""
+    from spark_math.harness_tasks.scoring import grade_samples
+
+    requests = [inst("[[fault:max_tokens]] <<3>>"), inst("<<3>>")]
+    answers = make_lm(fake, tmp_path / "c.jsonl").generate_until(requests, disable_tqdm=True)
+    assert [(a.truncated, a.tokens) for a in answers] == [(True, 3), (False, 4)]
+    again = make_lm(fake, tmp_path / "c.jsonl").generate_until(requests, disable_tqdm=True)
+    assert [(a.truncated, a.tokens) for a in again] == [(True, 3), (False, 4)]
+    verdicts = grade_samples(answers, "3", "math")
+    assert [v["truncated"] for v in verdicts] == [True, False]
+    assert not verdicts[0]["correct"] and verdicts[1]["correct"]
+
+
 def test_aborts_after_consecutive_failures_and_resumes(fake: FakeGemini, tmp_path: Path) -> None:
     fake.push("ok", 3)
     fake.push("429", 5)  # then quota runs out
