@@ -11,7 +11,9 @@ ZERO_SHOT_INSTRUCTION = "Please reason step by step, and put your final answer w
 
 
 def zero_shot(doc: dict) -> str:
-    """The problem and the Qwen2.5-Math instruction to reason and box the answer."""
+    """The spark defaults' prompt: the problem, then Qwen2.5-Math's instruction to reason and
+    box the answer, both in the user turn (Qwen's own `qwen25-math-cot` puts the instruction in
+    the system message: the `spark_qwen_*` tasks)."""
     return f"{doc['problem']}\n{ZERO_SHOT_INSTRUCTION}"
 
 
