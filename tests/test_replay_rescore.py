@@ -181,8 +181,41 @@ def test_replay_rejects_bad_samples(tmp_path: Path) -> None:
         ReplayLM(samples=str(tmp_path / "nowhere"))
     bad = tmp_path / "samples_t_2025-01-01T00-00-00.jsonl"
     bad.write_text('{"doc_id": 0, "doc": {}, "resps": [["a"]], "arguments": {}}\n{"doc_id": 1,\n')
+    with pytest.raises(ReplayError, match=r"samples_t_.*\.jsonl:2: not JSON"):
+        ReplayLM(samples=str(bad))
+    bad.write_text('{"doc_id": 0, "doc": {}, "resps": [["a"]], "arguments": {}}\n')
     with pytest.raises(ReplayError, match=r"samples_t_.*\.jsonl:1: not an lm-eval samples line"):
         ReplayLM(samples=str(bad))
+    bad.write_text("")
+    with pytest.raises(ReplayError, match=r"samples_t_.*\.jsonl: no samples"):
+        ReplayLM(samples=str(bad))
+
+
+@pytest.mark.needs_data
+def test_replay_and_rescore_survive_bytes_bad_files_and_string_ids(
+    oracle_run: tuple[Path, dict], tmp_path: Path, replay_log: pytest.LogCaptureFixture
+) -> None:
+    """A byte that is not UTF-8 is read as U+FFFD and reported with its file and line; a bad
+    file is skipped (and named) while the good ones replay; string doc ids are accepted."""
+    out, original = oracle_run
+    math = lines(samples_file(out, "spark_math500"))
+    for sample in math:
+        sample["doc_id"] = str(sample["doc_id"])
+    data = "".join(json.dumps(s) + "\n" for s in math).encode()
+    data = data.replace(b"Working through", b"Working\xff through", 1)
+    good = tmp_path / "samples_spark_math500_2025-01-01T00-00-00.000000.jsonl"
+    good.write_bytes(data)
+    (tmp_path / "samples_broken_2025-01-01T00-00-00.000000.jsonl").write_text("not json\n{}\n")
+    replayed = evaluate(
+        ReplayLM(samples=[tmp_path]), ["spark_math500"], tmp_path / "o", limit=LIMIT
+    )
+    assert scores(replayed, "spark_math500") == scores(original, "spark_math500")
+    assert "bytes that are not UTF-8 on 1 lines (1)" in replay_log.text
+    assert "skipped a file" in replay_log.text and "samples_broken" in replay_log.text
+    (tmp_path / "empty.jsonl").write_text("")
+    result = CliRunner().invoke(cli(), ["rescore", str(good), str(tmp_path / "empty.jsonl")])
+    assert "bytes that are not UTF-8 on 1 lines (1)" in result.output
+    assert "empty.jsonl: no samples" in result.output and result.exit_code == 1
 
 
 # Documents for lm-eval's own gsm8k and minerva_math500, with responses in formats their

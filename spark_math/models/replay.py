@@ -48,7 +48,7 @@ from spark_math.rescore.paths import PathError, PathSyntaxError, parse_path, res
 logger = logging.getLogger("lm_eval.spark_replay")
 
 EXAMPLES = 5
-Key = tuple[str, int, int]
+Key = tuple[str, int | str, int]
 
 
 class ReplayError(ValueError):
@@ -60,7 +60,7 @@ class Recording:
     """The responses recorded for one request of one document."""
 
     task: str
-    doc_id: int
+    doc_id: int | str
     index: int
     prompt: str
     doc_hash: str
@@ -125,13 +125,13 @@ def sample_files(samples: str | Path | Sequence[str | Path], any_json: bool = Fa
     return list(dict.fromkeys(files))
 
 
-def read_records_of(path: Path, fields: Fields) -> list[Recording]:
+def read_records_of(path: Path, fields: Fields, notes: list[str] | None = None) -> list[Recording]:
     """Every record of a file in any layout `spark-math rescore` reads (JSON Lines, array,
     object), its responses at `fields.response` and its problem text at `fields.problem`
     (default ``problem``): requests find them by prompt text."""
     recordings = []
     try:
-        for where, record in read_records(path, fields):
+        for where, record in read_records(path, fields, notes):
             try:
                 responses = resolve(record, parse_path(fields.response or "response"))
                 prompt = resolve(record, parse_path(fields.problem or "problem"))
@@ -161,38 +161,44 @@ def read_records_of(path: Path, fields: Fields) -> list[Recording]:
     return recordings
 
 
-def read_recordings(path: Path) -> list[Recording]:
-    """Every request recorded in one samples file (one per line and request, filters repeated)."""
+def read_recordings(path: Path, notes: list[str] | None = None) -> list[Recording]:
+    """Every request recorded in one samples file (one per line and request, filters repeated);
+    read as `spark-math rescore` reads it (undecodable bytes noted in `notes`)."""
     task, recordings = task_of(path), []
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                sample = json.loads(line)
-                hashed = sample.get("doc_hash") or doc_hash(sample["doc"])
-                verdicts = sample.get("filtered_resps") or []
-                for i, responses in enumerate(sample["resps"]):
-                    if not all(isinstance(r, str) for r in responses):
-                        raise TypeError("responses are not text (not a generate_until task)")
-                    prompt = raw_prompt(sample["arguments"][f"gen_args_{i}"]["arg_0"])
-                    recorded = verdicts[i] if i < len(verdicts) else []
-                    recording = Recording(
-                        task,
-                        int(sample["doc_id"]),
-                        i,
-                        prompt,
-                        hashed,
-                        tuple(_with_finish(responses, recorded)),
-                        where,
-                    )
-                    recordings.append(recording)
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise ReplayError(
-                    f"{where}: not an lm-eval samples line ({type(exc).__name__}: {exc})"
-                ) from None
+    try:
+        records = list(read_records(path, Fields(), notes))
+    except RescoreError as exc:
+        raise ReplayError(f"spark-replay: {exc}") from None
+    for where, sample in records:
+        try:
+            hashed = sample.get("doc_hash") or doc_hash(sample["doc"])
+            verdicts = sample.get("filtered_resps") or []
+            for i, responses in enumerate(sample["resps"]):
+                if not all(isinstance(r, str) for r in responses):
+                    raise TypeError("responses are not text (not a generate_until task)")
+                prompt = raw_prompt(sample["arguments"][f"gen_args_{i}"]["arg_0"])
+                recorded = verdicts[i] if i < len(verdicts) else []
+                recording = Recording(
+                    task,
+                    _doc_id(sample["doc_id"]),
+                    i,
+                    prompt,
+                    hashed,
+                    tuple(_with_finish(responses, recorded)),
+                    where,
+                )
+                recordings.append(recording)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ReplayError(
+                f"{where}: not an lm-eval samples line ({type(exc).__name__}: {exc})"
+            ) from None
     return recordings
+
+
+def _doc_id(value: Any) -> int | str:
+    """lm-eval's integer doc ids; other ids (strings in hand-made files) as text."""
+    text = str(value)
+    return int(text) if text.lstrip("-").isdigit() else text
 
 
 def _with_finish(responses: list[str], verdicts: Any) -> list[str]:
@@ -295,7 +301,19 @@ class ReplayLM(LM):
         else:
             fields = Fields(response=response, problem=problem, finish_reason=finish_reason)
             read = partial(read_records_of, fields=fields)
-        self.recordings = Recordings(r for path in self.files for r in read(path))
+        found, notes, bad = [], [], []
+        for path in self.files:
+            try:
+                found += read(path, notes=notes)
+            except ReplayError as exc:
+                bad.append(str(exc))
+        for note in notes:
+            logger.warning("spark-replay: %s", note)
+        if bad and not found:
+            raise ReplayError("; ".join(bad))
+        for error in bad:
+            logger.error("spark-replay: skipped a file: %s", error.removeprefix("spark-replay: "))
+        self.recordings = Recordings(found)
         logger.info(
             "spark-replay: %d recorded requests from %d samples files",
             len(self.recordings.by_key),

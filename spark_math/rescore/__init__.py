@@ -261,9 +261,10 @@ def read_reports(
     samples: dict[tuple, tuple[Group, Sample]] = {}
     unmatched: dict[Group, list[str]] = {}
     lm_eval: set[Group] = set()
+    notes: list[str] = []
     for path in files:
         file_label = _filename_label(path, fields)
-        for where, record in read_records(path, fields):
+        for where, record in read_records(path, fields, notes):
             try:
                 if fields.response is None and "resps" in record:
                     group: Group = (task_of(path), None)
@@ -309,6 +310,7 @@ def read_reports(
             by_name = fields.label_from_filename is not None
             label = (fields.label or "correct").replace(WILDCARD, system or WILDCARD)
             report.label_name = "file name" if by_name else label
+        report.notes.extend(notes)
         if ids := unmatched.get((name, system)):
             report.notes.append(_unmatched_note(ids, fields) + ", not graded")
         if unread := sum("\n" in s.gold for s in group_samples):
@@ -407,12 +409,37 @@ def _words(text: str) -> str:
     return " ".join(text.split())
 
 
-def read_records(path: Path, fields: Fields) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(file:line, record) for each record of a JSON Lines, JSON array or JSON object file."""
+def read_text(path: Path) -> tuple[str, str | None]:
+    """A file's text and, when some lines are not UTF-8, a note naming them: their undecodable
+    bytes become U+FFFD, so the rest of the file is still read."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeError) as exc:
-        raise RescoreError(f"{path}: {getattr(exc, 'strerror', None) or exc}") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RescoreError(f"{path}: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        pass
+    lines, bad = [], []
+    for number, raw in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), 1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            lines.append(raw.decode("utf-8", errors="replace"))
+            bad.append(number)
+    shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+    note = f"{path}: bytes that are not UTF-8 on {len(bad)} lines ({shown}), read as U+FFFD"
+    return "\n".join(lines), note
+
+
+def read_records(
+    path: Path, fields: Fields, notes: list[str] | None = None
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(file:line, record) for each record of a JSON Lines, JSON array or JSON object file;
+    a note on undecodable bytes goes to `notes`."""
+    text, note = read_text(path)
+    if note is not None and notes is not None:
+        notes.append(note)
     lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not lines:
         raise RescoreError(f"{path}: no samples")
