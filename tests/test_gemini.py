@@ -393,3 +393,14 @@ def test_simple_evaluate_end_to_end(fake: FakeGemini, tmp_path: Path) -> None:
     body = bodies(fake)[0]
     assert body["systemInstruction"]["parts"][0]["text"] == "Put the final answer in \\boxed{}."
     assert [c["role"] for c in body["contents"]] == ["user"]
+
+
+def test_missing_extra_names_the_install() -> None:
+    """Without the `gemini` extra the backend says which pip install fixes it."""
+    code = (
+        "import sys; sys.modules['tenacity'] = None\n"
+        "try:\n    import spark_math.models.gemini\n"
+        "except ImportError as exc:\n    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "pip install 'spark-math[gemini]'" in out.stdout

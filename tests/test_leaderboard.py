@@ -689,3 +689,14 @@ def test_leaderboard_of_tiny_model_and_replayed_runs_writes_markdown_and_png(
     image = imread(png)
     assert image.shape[0] > 600 and image.shape[1] > 1200  # panels for avg and 10+ columns
     assert image[..., :3].std() > 0.05  # something was drawn
+
+
+def test_a_corrupt_results_file_is_skipped_and_named(tmp_path: Path) -> None:
+    """One unreadable results file in a folder does not hide the others' scores."""
+    from spark_math.leaderboard import leaderboard
+
+    (tmp_path / "results_broken.json").write_text('{"results": {')
+    results_file(tmp_path / "good" / "results_1.json", {"spark_gsm8k": {"exact_match,grader": 0.5}})
+    board = leaderboard([tmp_path])
+    assert [s.split(":")[0] for s in board.skipped] == [str(tmp_path / "results_broken.json")]
+    assert len(board.rows) == 1

@@ -73,6 +73,8 @@ def leaderboard(
         board = build(results, reported=reported_file, baseline=baseline)
     except LeaderboardError as exc:
         _fail(str(exc))
+    for message in board.skipped:
+        typer.echo(f"skipped: {message}", err=True)
     text = render(board, fmt.value)
     if out is None:
         typer.echo(text, nl=False)

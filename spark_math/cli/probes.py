@@ -164,10 +164,13 @@ def report(
     from ..leaderboard import LeaderboardError
     from ..probes import report as probe_report
 
+    skipped: list[str] = []
     try:
-        runs = probe_report.find_runs(results_dir)
+        runs = probe_report.find_runs(results_dir, skipped)
     except LeaderboardError as exc:
         _fail(str(exc))
+    for message in skipped:
+        typer.echo(f"skipped: {message}", err=True)
     console = Console(width=None if sys.stdout.isatty() else 120)  # files and pipes: no wrapping
     dump, cut = [], 0
     for run in runs:

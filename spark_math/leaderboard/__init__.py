@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .render import FORMATS, render
 from .reported import load_reported
-from .results import LeaderboardError, find_results, load_run
+from .results import LeaderboardError, load_runs
 from .table import Leaderboard, build
 
 __all__ = ["FORMATS", "Leaderboard", "LeaderboardError", "leaderboard", "render"]
@@ -24,7 +24,10 @@ __all__ = ["FORMATS", "Leaderboard", "LeaderboardError", "leaderboard", "render"
 def leaderboard(
     paths: list[Path], reported: Path | None = None, baseline: str | None = None
 ) -> Leaderboard:
-    """Read every results file under `paths` (plus `reported` scores) into a leaderboard."""
-    runs = [load_run(path) for path in find_results(paths)]
+    """Read every results file under `paths` (plus `reported` scores) into a leaderboard; files
+    that are not usable results are listed in its `skipped`."""
+    runs, skipped = load_runs(paths)
     sources, rows = load_reported(reported) if reported else ({}, [])
-    return build(runs, rows, sources, baseline=baseline)
+    board = build(runs, rows, sources, baseline=baseline)
+    board.skipped = skipped
+    return board

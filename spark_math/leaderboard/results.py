@@ -162,6 +162,21 @@ def covered_tasks(path: Path) -> set[str]:
         return set()
 
 
+def load_runs(paths: list[Path]) -> tuple[list[Run], list[str]]:
+    """The runs of every results file under `paths`, and one message per file that is not a
+    usable results file (skipped, so one corrupt file does not hide the others). Raises
+    `LeaderboardError` when no file is usable."""
+    runs, skipped = [], []
+    for path in find_results(paths):
+        try:
+            runs.append(load_run(path))
+        except LeaderboardError as exc:
+            skipped.append(str(exc))
+    if not runs and skipped:
+        raise LeaderboardError("; ".join(skipped))
+    return runs, skipped
+
+
 def load_run(path: Path) -> Run:
     """Parse one results file; a file that is not lm-eval's raises `LeaderboardError`."""
     try:

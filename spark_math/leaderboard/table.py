@@ -21,7 +21,7 @@ difference with the plain task's cell shown.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -104,6 +104,7 @@ class Leaderboard:
     conflicts: list[Conflict]
     runs: list[Run]
     sources: dict[str, Source]
+    skipped: list[str] = field(default_factory=list)  # results files that could not be read
 
     @property
     def columns(self) -> list[str]:

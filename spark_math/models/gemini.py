@@ -27,9 +27,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import lm_eval.models  # noqa: F401  (fill the registry before adding to it, see get_model)
-import tenacity
-from google import genai
-from google.genai import errors, types
+try:
+    import tenacity
+    from google import genai
+    from google.genai import errors, types
+except ImportError as exc:  # the optional extra is not installed
+    raise ImportError(
+        f"the gemini backend needs google-genai and tenacity ({exc}): "
+        "pip install 'spark-math[gemini]'"
+    ) from exc
 from lm_eval.api.instance import Instance
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model

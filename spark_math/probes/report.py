@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..leaderboard.gains import Gain, probe_gains, read_samples
-from ..leaderboard.results import Run, find_results, headline_key, load_run, parse_task
+from ..leaderboard.results import Run, headline_key, load_runs, parse_task
 
 PROBES = ("plan", "knowledge", "hint25", "hint50", "hint75", "subproblems")
 BENCHES = ("gsm8k", "math500", "aime24")
@@ -37,10 +37,14 @@ class Line(Gain):
     note: str = ""
 
 
-def find_runs(root: str | Path) -> list[Run]:
+def find_runs(root: str | Path, skipped: list[str] | None = None) -> list[Run]:
     """Every model's results under `root`: the runs of one backend and model_args merged, later
-    files (by name) winning. Raises `LeaderboardError` when there is none."""
-    runs = sorted(map(load_run, find_results([Path(root).expanduser()])), key=lambda r: r.path.name)
+    files (by name) winning; files that cannot be read are listed in `skipped`. Raises
+    `LeaderboardError` when there is none."""
+    runs, unread = load_runs([Path(root).expanduser()])
+    if skipped is not None:
+        skipped.extend(unread)
+    runs.sort(key=lambda r: r.path.name)
     merged: dict[str, Run] = {}
     for run in runs:
         key = json.dumps([run.backend, run.args], sort_keys=True, default=str)
