@@ -29,8 +29,28 @@ FILE_SPLITS = [
     for split, spec in benchmark.splits.items()
     if spec.sha256
 ]
-# Upstream files under raw/ whose normalisation the hub path must reproduce byte for byte.
-REPRODUCIBLE = [s for s in FILE_SPLITS if s[0] != "math"]
+# Upstream files under raw/ whose normalisation the hub path must reproduce byte for byte (the
+# Qwen2.5-Math sets without a hub twin have no normaliser: their only copy is the offline one).
+REPRODUCIBLE = [s for s in FILE_SPLITS if s[0] != "math" and BENCHMARKS[s[0]].normalise]
+QWEN_SETS = {
+    "gaokao2023en": 383,
+    "college_math": 2818,
+    "asdiv": 2215,
+    "svamp": 1000,
+    "mawps": 2065,
+    "carp_en": 976,
+    "sat_math": 32,
+    "aqua": 254,
+    "mmlu_stem": 3018,
+    "cmath": 600,
+    "cn_middle_school": 101,
+    "gaokao2024_I": 14,
+    "gaokao2024_II": 14,
+    "gaokao2024_mix": 91,
+    "gaokao_math_cloze": 118,
+    "gaokao_math_qa": 351,
+}
+HUB_TWINS = {"asdiv", "svamp", "mmlu_stem"}  # the hub sources Qwen's data_loader.py names
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -329,3 +349,51 @@ def test_cli_pull(monkeypatch, tmp_path):
     assert "note: gsm8k/test.jsonl differs from the reference copy" in result.output
     result = runner.invoke(app, ["pull", "--to", str(tmp_path), "--only", "lineq"])
     assert result.exit_code == 1 and "cannot pull lineq" in result.output
+
+
+def test_qwen_sets_are_registered_with_the_shared_sums():
+    for name, rows in QWEN_SETS.items():
+        spec = BENCHMARKS[name].splits["test"]
+        assert spec.rows == rows, name
+        assert bool(spec.hub) == (name in HUB_TWINS) == bool(BENCHMARKS[name].normalise), name
+    if SHARED:
+        sums = dict(
+            reversed(line.split("  "))
+            for line in (Path(SHARED) / "SHA256SUMS").read_text().splitlines()
+        )
+        for name in QWEN_SETS:
+            assert BENCHMARKS[name].splits["test"].sha256 == sums[f"{name}/test.jsonl"], name
+
+
+def test_set_without_hub_says_to_use_a_data_folder(no_env):
+    with pytest.raises(DataError) as err:
+        load_rows("cmath")
+    message = str(err.value)
+    assert "cmath/test has no Hugging Face hub source" in message
+    assert "SPARK_MATH_DATA_DIR" in message and "spark_data_dir" in message
+    assert "\n" not in message
+    with pytest.raises(DataError, match="cannot pull cmath"):
+        pull("unused", ["cmath"], progress=False)
+
+
+@pytest.mark.needs_data
+def test_svamp_hub_twin_is_train_then_test(shared):
+    """ChilleD/SVAMP comes as two splits; Qwen's loader (and ours) concatenates train and test."""
+    raw = read_jsonl(shared / "svamp" / "raw" / "test.jsonl")
+    for row in raw:
+        del row["idx"]  # the hub rows have no index; the position gives it
+    rows = normalize.svamp("test", raw[:700], raw[700:])
+    assert rows == load_rows("svamp", data_dir=shared)
+
+
+@pytest.mark.needs_data
+def test_hub_twins_drop_what_qwen_drops(shared):
+    asdiv = read_jsonl(shared / "asdiv" / "raw" / "test.jsonl")
+    multi = {**asdiv[0], "answer": "3 (apples); 4 (pears)"}
+    assert len(normalize.asdiv("test", [multi, *asdiv])) == 2215
+    mmlu = read_jsonl(shared / "mmlu_stem" / "raw" / "test.jsonl")
+    hub = [{"subject": r.pop("type"), **r} for r in mmlu[:3]]
+    other = {**hub[0], "subject": "world_religions"}
+    rows = normalize.mmlu_stem("test", [hub[0], other, hub[1], hub[2]])
+    assert [r["id"] for r in rows] == ["test-0", "test-1", "test-2"]
+    assert rows == load_rows("mmlu_stem", data_dir=shared)[:3]

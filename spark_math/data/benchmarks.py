@@ -1,7 +1,10 @@
 """The benchmark registry: hub source, normaliser, row count and pinned sha256 of every split.
 
 The sha256 values are those of the reference offline copies (`../shared/datasets/SHA256SUMS`);
-`lineq` is generated in memory and has neither a file nor a hub source.
+`lineq` is generated in memory and has neither a file nor a hub source. The sets from
+Qwen2.5-Math's evaluation data (gaokao2023en ... gaokao_math_qa) have a hub source only where
+Qwen's own loader names one (asdiv, svamp, mmlu_stem); the others (`normalise` None, no `hub`)
+load from an offline folder only.
 """
 
 from __future__ import annotations
@@ -174,6 +177,158 @@ BENCHMARKS: dict[str, Benchmark] = {
             },
             normalize.minerva_math,
             "Minerva's undergraduate science problems from MIT OpenCourseWare.",
+        ),
+        # Qwen2.5-Math's evaluation sets (QwenLM/Qwen2.5-Math evaluation/data at a45202bd), as
+        # normalised in ../shared/datasets (its README gives each file's gold derivation).
+        Benchmark(
+            "gaokao2023en",
+            {
+                "test": Split(
+                    383, "673bc1a4ae470fe5d83ade76f27c9eb7822f7f1d5d9bc9e7775dc07c6e148e41"
+                )
+            },
+            None,
+            "GaoKao2023-Math-En (MARIO): 2023 Gaokao and contest problems in English.",
+        ),
+        Benchmark(
+            "college_math",
+            {
+                "test": Split(
+                    2818, "57a69d8cb480f07e96cb68722e3f1ad4cb638b54f5a696ca93e223df1e125cc3"
+                )
+            },
+            None,
+            "CollegeMath (MathScale): exercises from open college textbooks.",
+        ),
+        Benchmark(
+            "asdiv",
+            {
+                "test": Split(
+                    2215,
+                    "f8516e9a82d34a4cfed94be78cc4ed5803565f8e686ee5a800e74c78f361849d",
+                    _hub("EleutherAI/asdiv", "validation"),
+                )
+            },
+            normalize.asdiv,
+            "ASDiv grade-school word problems less the multi-answer ones.",
+        ),
+        Benchmark(
+            "svamp",
+            {
+                "test": Split(
+                    1000,
+                    "5ab031973bd4fedfb929ca7f4ca0e01736d71f7ba1a8c5755cefdc05ca39ffad",
+                    (HubSource("ChilleD/SVAMP", "train"), HubSource("ChilleD/SVAMP", "test")),
+                )
+            },
+            normalize.svamp,
+            "SVAMP, all 1000 problems (train and test).",
+        ),
+        Benchmark(
+            "mawps",
+            {
+                "test": Split(
+                    2065, "829dbf76637658a5b62860a178affc7f4e9f4f630a98a77547fb3bde04f50163"
+                )
+            },
+            None,
+            "MAWPS: SingleEq, SingleOp, AddSub and MultiArith.",
+        ),
+        Benchmark(
+            "carp_en",
+            {
+                "test": Split(
+                    976, "fa1ecb3d256c7b34c66a375d5c9fe356ec48f6ec86a6fe396cb2169d662987f8"
+                )
+            },
+            None,
+            "CARP (English): algebra, tokenised LaTeX golds; rows 613-975 have shifted golds.",
+        ),
+        Benchmark(
+            "sat_math",
+            {"test": Split(32, "e1337f52c343652250c4f15d5e3e6bed989066539ea7f0b9a09979131d6f90e7")},
+            None,
+            "32 four-option SAT math questions (gold: a letter).",
+        ),
+        Benchmark(
+            "aqua",
+            {
+                "test": Split(
+                    254, "b269f978c95247562fb598e9099413b43fa84b77a3385fa1481cbd283774eb61"
+                )
+            },
+            None,
+            "AQuA-RAT test, five options (gold: a letter).",
+        ),
+        Benchmark(
+            "mmlu_stem",
+            {
+                "test": Split(
+                    3018,
+                    "ca1e00fd7024eb2286bedba538eb4d1b2bbe131574fcaa3b3e7a9af887b7c4c0",
+                    _hub("hails/mmlu_no_train", "test", "all"),
+                )
+            },
+            normalize.mmlu_stem,
+            "MMLU test, 18 STEM subjects, four options (gold: a letter).",
+        ),
+        Benchmark(
+            "cmath",
+            {
+                "test": Split(
+                    600, "ef569b8c71dbda82e6811d4ff31b532de88fad8aeeca1b432f5847627f492867"
+                )
+            },
+            None,
+            "CMATH: Chinese elementary-school word problems, 100 per grade.",
+        ),
+        Benchmark(
+            "cn_middle_school",
+            {
+                "test": Split(
+                    101, "b5be496b7939cc4790d4fde38a2920a7bc2a6f08302bd7b51cc669d0872fe497"
+                )
+            },
+            None,
+            "Chinese middle-school exam questions (gold: a letter or a value).",
+        ),
+        Benchmark(
+            "gaokao2024_I",
+            {"test": Split(14, "c772e6744c9b54d1685fb9ac3afdc75fbbcbaeba2dfeef13f6a7d08141169789")},
+            None,
+            "2024 Gaokao, new-curriculum paper I, objective questions (letters, `ACD`, values).",
+        ),
+        Benchmark(
+            "gaokao2024_II",
+            {"test": Split(14, "c561d338189400aef4245063c1b53887d35f88601e3b19f8a61fcb6dfd884260")},
+            None,
+            "2024 Gaokao, new-curriculum paper II, objective questions (`24;112`: two blanks).",
+        ),
+        Benchmark(
+            "gaokao2024_mix",
+            {"test": Split(91, "61b8c73f66d6e822fa5fb028662f1b26d711be14b37c813f643bb1fadf4136d3")},
+            None,
+            "2024 Gaokao questions from several papers (gold: a letter or a value).",
+        ),
+        Benchmark(
+            "gaokao_math_cloze",
+            {
+                "test": Split(
+                    118, "e4bbcd4f78e13745f8ff48c772f4c7c52c2a79f5c1652916ed69e828f54aa909"
+                )
+            },
+            None,
+            "AGIEval Gaokao-Math-Cloze (`;` separates blanks).",
+        ),
+        Benchmark(
+            "gaokao_math_qa",
+            {
+                "test": Split(
+                    351, "5a697ea946b458abdedf8c0413a4ca902cbb1bf4f5a235d12c781ab51cdfc700"
+                )
+            },
+            None,
+            "AGIEval Gaokao-MathQA, four options (gold: one or several letters).",
         ),
         Benchmark(
             "lineq",

@@ -122,8 +122,15 @@ def hub_rows(source: HubSource) -> list[Row]:
 def load_hub(name: str, split: str) -> list[Row]:
     """A benchmark split from the hub, normalised; any failure becomes a one-line DataError."""
     benchmark, spec = lookup(name, split)
-    if benchmark.normalise is None:
+    if spec.generate is not None:
         raise DataError(f"{name} is generated locally and has no hub source")
+    if benchmark.normalise is None or not spec.hub:
+        raise DataError(
+            f"{name}/{split} has no Hugging Face hub source (it comes from Qwen2.5-Math's "
+            f"evaluation data), so it loads only from an offline folder: set {ENV_VAR} to a "
+            f"folder laid out as {LAYOUT} that holds {name}/{split}.jsonl (such as "
+            '../shared/datasets), or pass `--metadata \'{"spark_data_dir": "DIR"}\'` to lm_eval.'
+        )
     sources = "; ".join(str(source) for source in spec.hub)
     try:
         rows = benchmark.normalise(split, *(hub_rows(source) for source in spec.hub))

@@ -199,3 +199,125 @@ def minerva_math(split: str, rows: list[Row]) -> list[Row]:
             )
         )
     return out
+
+
+# Qwen2.5-Math's evaluation sets (QwenLM/Qwen2.5-Math, evaluation/data_loader.py and parser.py at
+# a45202bd16f1ec06f433442dc1152d0074773465). Only three have a hub twin that is the same data:
+# the ones Qwen's own data_loader.py downloads. The normalisers take either those hub rows or
+# Qwen's file (`raw/test.jsonl` of the offline copy) and give the rows of the offline copy.
+
+MMLU_STEM_SUBJECTS = frozenset(
+    (
+        "abstract_algebra",
+        "astronomy",
+        "college_biology",
+        "college_chemistry",
+        "college_computer_science",
+        "college_mathematics",
+        "college_physics",
+        "computer_security",
+        "conceptual_physics",
+        "electrical_engineering",
+        "elementary_mathematics",
+        "high_school_biology",
+        "high_school_chemistry",
+        "high_school_computer_science",
+        "high_school_mathematics",
+        "high_school_physics",
+        "high_school_statistics",
+        "machine_learning",
+    )
+)
+
+
+def _number_text(value: float | int) -> str:
+    """A float gold written as a number: 145.0 -> "145", 0.5 -> "0.5"."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _yes_no_suffix(answer: str) -> str:
+    """What Qwen's `parse_question` appends when the gold is a yes/no or true/false word."""
+    word = re.sub(r"\\text\{(.*?)\}", r"\1", answer.replace("$", "")).strip().rstrip(".").strip()
+    word = word.lower()
+    if word in ("true", "false"):
+        return " (True or False)"
+    if word in ("yes", "no"):
+        return " (Yes or No)"
+    return ""
+
+
+def svamp(split: str, *sources: list[Row]) -> list[Row]:
+    """SVAMP, all 1000 problems (ChilleD/SVAMP train then test, as Qwen's loader): the float
+    `Answer` written as a number; the problem is `Body` (with a full stop) and `Question`."""
+    out = []
+    for i, r in enumerate(row for rows in sources for row in rows):
+        body = r["Body"].strip()
+        body = body if body.endswith(".") else body + "."
+        answer = _number_text(r["Answer"])
+        problem = f"{body} {r['Question'].strip()}"
+        out.append(
+            _row(
+                str(r.get("idx", i)),
+                (problem + _yes_no_suffix(answer)).strip(),
+                answer,
+                r["Equation"],
+                Answer=r["Answer"],
+                Question=r["Question"],
+                Body=r["Body"],
+                Type=r["Type"],
+                ID=r["ID"],
+            )
+        )
+    return out
+
+
+def asdiv(split: str, rows: list[Row]) -> list[Row]:
+    """ASDiv (EleutherAI/asdiv validation) less its multi-answer rows, as Qwen's loader: the
+    answer without its `(unit)`, the problem `body` and `question`."""
+    rows = [r for r in rows if ";" not in r["answer"]]
+    out = []
+    for i, r in enumerate(rows):
+        answer = re.sub(r"\(.*?\)", "", r["answer"]).strip()
+        problem = f"{r['body'].strip()} {r['question'].strip()}"
+        out.append(
+            _row(
+                str(r.get("idx", i)),
+                (problem + _yes_no_suffix(answer)).strip(),
+                answer,
+                r["formula"],
+                body=r["body"],
+                question=r["question"],
+                solution_type=r["solution_type"],
+                source_answer=r["answer"],
+            )
+        )
+    return out
+
+
+def mmlu_stem(split: str, rows: list[Row]) -> list[Row]:
+    """MMLU's 18 STEM subjects (hails/mmlu_no_train `all`, test), as Qwen's loader: the
+    options appended as `Answer Choices: (A) ...`, the gold index as a letter."""
+    out = []
+    for r in rows:
+        subject = r["type"] if "type" in r else r["subject"]
+        if subject not in MMLU_STEM_SUBJECTS:
+            continue
+        options = " ".join(
+            f"({label}) {str(option).strip()}"
+            for label, option in zip("ABCD", r["choices"], strict=True)
+        )
+        out.append(
+            _row(
+                f"{split}-{len(out)}",
+                f"{r['question'].strip()}\nAnswer Choices: {options}",
+                "ABCD"[r["answer"]],
+                None,
+                question=r["question"],
+                type=subject,
+                choices=list(r["choices"]),
+                source_answer=r["answer"],
+            )
+        )
+    return out

@@ -10,13 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
-from .normalize import Answer
+from .normalize import Answer, analyze, blanks, option_letters
 from .profiles import Profile
 
 Pair = tuple[str, str]
 SymbolicJudge = Callable[[Sequence[Pair]], Sequence[bool]]
 _UNORDERED = ("list", "set", "union")
+_ROUNDED_GOLD = re.compile(r"-?\d*\.(\d{8,})")
 _PROSE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}\s+[a-zA-Z]{2,}")
 
 
@@ -80,7 +82,7 @@ class _Matcher:
         if gold.huge or pred.huge:
             return False  # their texts differ, and values this large are never worth sympy
         if gold.value is not None and pred.value is not None:
-            if gold.value == pred.value:
+            if gold.value == pred.value or _rounds_to(gold, pred):
                 return True
             if top and self.profile.percent_scaling and gold.percent != pred.percent:
                 if gold.percent:
@@ -112,6 +114,14 @@ class _Matcher:
 
 def compare(gold: Answer, pred: Answer, profile: Profile, symbolic: SymbolicJudge) -> Outcome:
     """Decide whether `pred` equals `gold`; `symbolic` is called at most once."""
+    if profile.choices:
+        letters = option_letters(gold.text)
+        if letters is not None:
+            return _compare_letters(letters, pred)
+    if profile.blanks:
+        gold_blanks = blanks(gold.text)
+        if gold_blanks is not None:
+            gold, pred = _as_blanks(gold_blanks, pred)
     matcher = _Matcher(profile, {})
     verdict = matcher.match(gold, pred, top=True)
     if verdict is None:
@@ -123,6 +133,45 @@ def compare(gold: Answer, pred: Answer, profile: Profile, symbolic: SymbolicJudg
     if pred.kind == "negated" or (pred.is_multi and not gold.is_multi):
         return Outcome(False, "ambiguous")
     return Outcome(False, "not-equal")
+
+
+def _compare_letters(gold: frozenset[str], pred: Answer) -> Outcome:
+    """A gold of option letters against a response: the same set of letters (`CAD` = `ACD`), or
+    for a one-letter gold an option with its text (`(C) 12`)."""
+    letters = option_letters(pred.text)
+    if letters is None and pred.option and pred.kind in ("option", "scalar", "words"):
+        letters = frozenset(pred.option)
+    if letters == gold:
+        return Outcome(True, "equal")
+    if letters is not None and len(gold) == 1 and len(letters) > 1:
+        return Outcome(False, "ambiguous")
+    return Outcome(False, "not-equal")
+
+
+def _as_blanks(gold: list[str], pred: Answer) -> tuple[Answer, Answer]:
+    """A fill-in gold `5;10` and the response's answers as ordered tuples (`5; 10`, `5, 10`, or
+    boxes joined on one line), so that blanks are compared in order."""
+    gold_tuple = Answer(";".join(gold), "tuple", items=tuple(analyze(b) for b in gold))
+    parts = blanks(pred.text)
+    if parts is not None:
+        items = tuple(analyze(p) for p in parts)
+    elif pred.kind in ("list", "tuple"):
+        items = pred.items
+    else:
+        return gold_tuple, pred
+    return gold_tuple, Answer(pred.text, "tuple", items=items)
+
+
+def _rounds_to(gold: Answer, pred: Answer) -> bool:
+    """A gold written as a long rounded decimal (MAWPS's `0.6666666667`, 8 or more decimals,
+    which no one writes for an exact value) equals the exact value it rounds: `\\frac{2}{3}`."""
+    digits = _ROUNDED_GOLD.fullmatch(gold.text)
+    if digits is None or not isinstance(gold.value, Fraction):
+        return False
+    if not isinstance(pred.value, Fraction) or pred.value.denominator == 1:
+        return False
+    places = len(digits.group(1))
+    return round(pred.value, places) == gold.value
 
 
 def _all(results) -> bool | None:

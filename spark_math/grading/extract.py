@@ -7,9 +7,10 @@ Rules, in order:
    calculator notes (`$$<<16+27=43>>43` is no display math).
 2. Candidates are `\\boxed{}`/`\\fbox{}` (brace-matched, or `\\boxed 7`), `<answer>`/`<solution>`/
    `<final_answer>` tags, a JSON `"answer"` field (fenced or bare), answer markers (`####`, "The
-   answer is", "Final Answer:", "The correct option is", an "Answer:" line) and a last line that
-   is a labelled or bare number ("A: 18", "Total: $18", "18"). The one that starts last wins;
-   boxes on the same line as the last box are kept together as a list ("\\boxed{3} and \\boxed{5}").
+   answer is", "Final Answer:", "The correct option is", an "Answer:" line, "答案是", "故选")
+   and a last line that is a labelled or bare number ("A: 18", "Total: $18", "18"). The one that
+   starts last wins; boxes on the same line as the last box are kept together as a list
+   ("\\boxed{3} and \\boxed{5}").
 3. A candidate followed by a retraction ("that is wrong", "I apologize for the mistake") gives no
    answer.
 4. With no candidate, profiles with `last_number_fallback` (GSM8K) take the last number, but only
@@ -44,6 +45,7 @@ _BOX_TOKEN = re.compile(r"[^\s$]+")  # the 7 of `\boxed 7`
 _BRACE_TOKENS = re.compile(r"\\.|[{}]", re.DOTALL)
 _SPACES = re.compile(" *")
 _TAG = re.compile(r"<(answer|solution|final_answer)>", re.IGNORECASE)
+_CLOSE_TAG = re.compile(r"</(?:answer|solution|final_answer)>", re.IGNORECASE)
 _MARKERS = (
     re.compile(r"####[ \t]*(?=[-+$\\\d.])"),  # not a markdown heading such as "#### Step 1"
     re.compile(r"\bfinal\s+answer\s*(?:is\b|:)", re.IGNORECASE),
@@ -54,6 +56,9 @@ _MARKERS = (
     ),
     re.compile(r"^[ \t>#*_]*(?:final\s+)?answer[ \t*_]*[:：]", re.IGNORECASE | re.MULTILINE),
     re.compile(r"^[ \t#*_]*final\s+answer[ \t*_:]*$", re.IGNORECASE | re.MULTILINE),
+    # Chinese: 答案是 C (Qwen's gaokao examples), 最终答案为 5, 答案：5, 故选 C, 故选：ABD
+    re.compile(r"(?:最终|最后的?)?答案\s*(?:应该?|应当)?\s*(?:是|为|[:：])\s*[:：]?"),
+    re.compile(r"(?:故|所以|因此)\s*(?:应)?选\s*[:：]?\s*(?=\(?[A-E])"),
 )
 _RETRACTION = re.compile(
     r"\b(?:wrong|incorrect|mistakes?|not\s+(?:right|correct)|scratch\s+that|disregard|"
@@ -92,15 +97,16 @@ _NUMBER_WORD = re.compile(
 _PROGRAM_OUTPUT = re.compile(r"```output[ \t]*\n\s*(-?\d[\d,]*(?:\.\d+)?)\s*```")
 _HEDGE = re.compile(r"\b(?:either|maybe|perhaps|possibly)\b|\d[^\d\n]{0,25}?\bor\b", re.IGNORECASE)
 _NEGATED = re.compile(r"\bnot\s+(?:equal\s+to\s+|be\s+)?\$?-?\d", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"(?<![\d.])\.(?=\s|$)|\.\s+(?=[A-Z])|\n")
+_SENTENCE_END = re.compile(r"(?<![\d.])\.(?=\s|$)|\.\s+(?=[A-Z])|\n|。")
 _TRAILING_CLAUSE = re.compile(
     r",\s+(?:since|because|as|which|so|where|given|this|that|and\s+(?:this|that|so))\b.*$",
     re.IGNORECASE | re.DOTALL,
 )
 _BOX_JOINER = re.compile(  # "\(\boxed{24500}\) cents or \(\boxed{245}\)" is two answers too
-    r"^(?:[\s$,;]|\\[()])*(?:[a-zA-Z]+\s+(?=and\b|or\b))?"
+    r"^(?:[\s$,;，、；]|\\[()])*(?:[a-zA-Z]+\s+(?=and\b|or\b))?"
     r"(?:and|or|,|\\quad|\\qquad|\\text\{\s*(?:and|or)\s*\})?(?:[\s$,;]|\\[()])*"
-    r"(?:[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*)?$"  # "x = \boxed{3} and y = \boxed{5}"
+    r"(?:[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*)?"  # "x = \boxed{3} and y = \boxed{5}"
+    r"(?:第[一二三四1-4]个?空\s*[:：为是]?\s*\$?)?$"  # "第一空 \boxed{5}，第二空 \boxed{10}"
 )
 
 
@@ -281,6 +287,8 @@ def _last_marker(region: str) -> tuple[int, int, str | None] | None:
             next_end = following.find("\n")
             span = following if next_end < 0 else following[:next_end]
             line_end = len(region) - len(following) + (len(following) if next_end < 0 else next_end)
+        if close := _CLOSE_TAG.search(span):  # `<answer>The answer is 12.</answer>`
+            span = span[: close.start()]
         if not _VERDICT_WORDS.match(span):  # "so our answer is correct" states no answer
             return match.start(), line_end, _clean_span(span)
     return None

@@ -61,8 +61,18 @@ _QUALIFIED = re.compile(
 _HEDGE_WORDS = re.compile(r"\b(?:either|maybe|perhaps|possibly|probably|likely)\b", re.IGNORECASE)
 _OR_PAREN = re.compile(r"\(\s*((?:or|and)\b[^()]*)\)", re.IGNORECASE)
 _NEGATION = re.compile(r"\bnot\b|\\neq?\b|\\ne(?![a-zA-Z])", re.IGNORECASE)
+_BARE_FUNCTION = re.compile(r"(?<![\\A-Za-z])(ln|lg|log|sin|cos|tan|cot|sec|csc)(?=\d|\()")
+_NEQ = re.compile(r"\\neq?(?![a-zA-Z])")
 _OPTION = re.compile(r"\(?([A-E])\)?(?=$|[\s.:)])")
 _WORDS = re.compile(r"[A-Za-z][A-Za-z' .\-]*")
+_LETTER_SET = re.compile(  # ACD, A, C, D, (A)(C)(D), A、C、D, A and C: option letters only
+    r"\(?[A-E]\)?(?:(?:\s*(?:[,，、;；&]|\band\b|和|与|及)\s*|\s+)?\(?[A-E]\)?)*"
+)
+MAX_LETTERS_CHARS = 80  # longer answers are never a list of option letters
+_CJK_SUFFIX = re.compile(r"\s*([\u4e00-\u9fff]{1,6}(?:/[\u4e00-\u9fff]{1,3})?)$")
+# Characters that change the value rather than name a unit: 9万 is 90000, 3分之1 a third
+# (千克, 千米, 千瓦 are units: kilogram, kilometre, kilowatt).
+_CJK_MAGNITUDE = re.compile(r"^[十百千万亿](?![克米瓦])|分之|点")
 _UNIT_WORD = re.compile(r"[A-Za-z]{2,}\.?(?:/[A-Za-z]+)?(?:\^\{?[23]\}?)?")
 _NOT_UNITS = frozenset(
     ["or", "and", "not", "either", "pi", "sqrt", "ln", "log", "sin", "cos", "tan", "exp", "inf"]
@@ -121,6 +131,7 @@ def clean(text: str) -> tuple[str, bool]:
         s = s.replace(token, " ")
     s = re.sub(r"(\d)\\,(?=\d{3}(?!\d))", r"\1", s)  # 1\,000
     s = s.replace("\\!", "")
+    s = _BARE_FUNCTION.sub(r"\\\1 ", s)  # ln2 -> \ln 2
     s = s.replace("{,}", ",")
     s = _SPACING.sub(" ", s)
     s = _SIZING.sub("", s)
@@ -155,8 +166,8 @@ def _latex_root(match: re.Match) -> str:
 def analyze(text: str) -> Answer:
     """Normalise and parse an answer string (see module docstring)."""
     s, percent = clean(text[:MAX_ANALYZED_CHARS])
-    if _NEGATION.search(s):
-        return Answer(s, "negated")
+    if _NEGATION.search(s):  # `x \neq 4` and `x\ne4` are one inequation
+        return Answer(_NEQ.sub(r"\\ne ", s).replace(" ", ""), "negated")
     s = _OR_PAREN.sub(r" \1", s)
     s = " ".join(_HEDGE_WORDS.sub(" ", s).split())
     answer = _structure(s, 0)
@@ -166,6 +177,20 @@ def analyze(text: str) -> Answer:
 
 
 analyze_gold = lru_cache(maxsize=16_384)(analyze)
+
+
+def option_letters(text: str) -> frozenset[str] | None:
+    """The option letters of an answer made of letters A-E alone (`ACD`, `A, C, D`, `(A)(C)`,
+    `A、C、D`), or None when it holds anything else."""
+    if len(text) > MAX_LETTERS_CHARS or not _LETTER_SET.fullmatch(text):
+        return None
+    return frozenset(re.findall(r"[A-E]", text))
+
+
+def blanks(text: str) -> list[str] | None:
+    """The blanks of a fill-in answer written `first;second` (top-level `;`), or None."""
+    parts = split_top(text, (";", "；"))
+    return parts if len(parts) > 1 and all(parts) else None
 
 
 def split_top(s: str, separators: tuple[str, ...]) -> list[str]:
@@ -304,6 +329,14 @@ def _value_with_units(s: str) -> tuple[Value | None, bool]:
         match = pattern.fullmatch(s)
         if match:
             return _value(match.group(1))
+    unit = _CJK_SUFFIX.search(s) if s and "\u4e00" <= s[-1] <= "\u9fff" else None
+    if (  # 12元, 3.5 千克, 6平方厘米
+        unit
+        and unit.start()
+        and s[unit.start() - 1].isdigit()
+        and not _CJK_MAGNITUDE.search(unit.group(1))
+    ):
+        return _value(s[: unit.start()])
     words = s.split(" ")
     for cut in range(len(words) - 1, 0, -1):
         word = words[cut]

@@ -12,11 +12,18 @@ class Profile:
     `last_number_fallback`: with no box and no answer marker, take the last number of a finished
     response (GSM8K-style free text). `percent_scaling`: when exactly one side carries a percent
     sign, `50%` may also equal `0.5` (LaTeX benchmarks); otherwise `%` is only a unit.
+    `choices`: a gold made of option letters (`C`, or `ACD` for a multiple-answer question) is
+    matched as a set of letters: `\\boxed{A, C, D}`, `ACD`, `(A)(C)(D)`, `A、C、D` and `CAD` all
+    equal `ACD`; `(C) 12` equals `C`; a value in place of the letter is not the answer.
+    `blanks`: a gold with top-level `;` lists the answers of a fill-in question's blanks in
+    order (`5;10`): the response must give as many answers, in the same order.
     """
 
     name: str
     last_number_fallback: bool = False
     percent_scaling: bool = False
+    choices: bool = False
+    blanks: bool = False
 
 
 # Most specific first: resolve_profile takes the first name found inside a task name.
@@ -26,9 +33,34 @@ PROFILES: dict[str, Profile] = {
     "amc": Profile("amc"),
     "olympiadbench": Profile("olympiadbench", percent_scaling=True),
     "minerva": Profile("minerva", percent_scaling=True),
+    # Multiple-choice sets whose gold is one or several option letters (MMLU-STEM, SAT, AQuA,
+    # Gaokao-MathQA).
+    "choice": Profile("choice", choices=True),
+    # Chinese exam sets (Gaokao 2024, CN middle school, Gaokao-Math-Cloze): a letter, letters,
+    # a value or `;`-separated blanks.
+    "gaokao": Profile("gaokao", percent_scaling=True, choices=True, blanks=True),
     "math": Profile("math", percent_scaling=True),
 }
-_ALIASES = {"math500": "math", "minerva_math": "minerva", "lineq": "math"}
+# Task names that contain another profile's name, or none: checked before the profile names.
+_ALIASES = {
+    "math500": "math",
+    "minerva_math": "minerva",
+    "lineq": "math",
+    "gaokao2023en": "math",
+    "college_math": "math",
+    "carp_en": "math",
+    "mmlu_stem": "choice",
+    "sat_math": "choice",
+    "aqua": "choice",
+    "gaokao_math_qa": "choice",
+    "gaokao_math_cloze": "gaokao",
+    "gaokao2024": "gaokao",
+    "cn_middle_school": "gaokao",
+    "cmath": "gsm8k",
+    "asdiv": "gsm8k",
+    "svamp": "gsm8k",
+    "mawps": "gsm8k",
+}
 
 
 def resolve_profile(task: str | None) -> Profile:

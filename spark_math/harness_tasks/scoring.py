@@ -19,7 +19,6 @@ why), and `process_results` turns a document's n verdicts into the metrics of `m
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Sequence
 from math import comb
@@ -27,7 +26,6 @@ from math import comb
 from spark_math.grading import equivalent, grade
 from spark_math.models.generation import finish_of
 
-_THINK = re.compile(r"(?:<think>)?(.*?)</think>", re.DOTALL)
 REASONING_WORDS = 30
 LOWER_IS_BETTER = {"truncated", "no_answer", "response_tokens"}
 
@@ -52,9 +50,10 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 def has_reasoning(response: str) -> bool:
     """Whether a response shows reasoning: a non-empty `<think>` block, or (without one) more
     than the answer: two or more non-empty lines, or at least `REASONING_WORDS` words."""
-    think = _THINK.search(response)
-    if think:
-        return bool(think.group(1).strip())
+    end = response.find("</think>")
+    if end >= 0:
+        start = response.find("<think>", 0, end)
+        return bool(response[start + len("<think>") if start >= 0 else 0 : end].strip())
     lines = [line for line in response.splitlines() if line.strip()]
     return len(lines) >= 2 or len(response.split()) >= REASONING_WORDS
 
@@ -169,3 +168,6 @@ grade_math = _grading_filter("math")
 grade_aime = _grading_filter("aime")
 grade_amc = _grading_filter("amc")
 grade_olympiadbench = _grading_filter("olympiadbench")
+grade_minerva = _grading_filter("minerva")
+grade_choice = _grading_filter("choice")
+grade_gaokao = _grading_filter("gaokao")
