@@ -130,3 +130,52 @@ def test_documented_command_runs(command: str) -> None:
         assert agreements and min(agreements) >= 99.5, agreements
     else:
         assert "no labels to compare with" in done.stdout
+
+
+@pytest.mark.needs_data
+def test_replay_of_qwen_cot_samples_reproduces_its_figures() -> None:
+    """`spark-replay` of Qwen2.5-Math's 100 x 8 MATH samples through `spark_qwen_math_k8`:
+    per-response verdicts and per-problem majorities agree with Qwen's grader labels, except
+    where those labels are wrong (problem 3: Qwen's strip_string turns the gold `\\text{4:30
+    p.m.}` into `4:30p..`, so 8 right answers are labelled wrong; 72#7: `10{,}000`)."""
+    import json
+    from collections import Counter
+
+    import lm_eval
+
+    from spark_math.data import load_rows
+    from spark_math.models.replay import ReplayLM
+
+    path = FIDELITY_DIR / "qwen25math-cot100" / "math_cot_100.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    index = {row["problem"]: i for i, row in enumerate(load_rows("math", "test"))}
+    task = "spark_qwen_math_k8"
+    out = lm_eval.simple_evaluate(
+        model=ReplayLM(samples=str(path), response="code", problem="question"),
+        tasks=[task],
+        samples={task: sorted(index[row["question"]] for row in rows)},
+        apply_chat_template=True,
+        log_samples=True,
+        bootstrap_iters=0,
+    )
+    logged = {s["doc"]["problem"]: s for s in out["samples"][task]}
+    wrong_labels = {(3, i) for i in range(8)} | {(72, 7)}
+    disagree, majority_disagree, qwen_majority = set(), set(), []
+    for row in rows:
+        sample = logged[row["question"]]
+        verdicts = sample["filtered_resps"][0]  # GradedSample records in memory
+        disagree |= {
+            (row["idx"], i)
+            for i, (v, label) in enumerate(zip(verdicts, row["score"], strict=True))
+            if v["correct"] != label
+        }
+        top = Counter(row["pred"]).most_common(1)[0][0]  # rm_maj_eval.py's maj@8
+        qwen_majority.append(row["score"][row["pred"].index(top)])
+        if sample["maj@8"] != qwen_majority[-1]:
+            majority_disagree.add(row["idx"])
+    assert disagree == wrong_labels
+    assert majority_disagree == {3}
+    results = out["results"][task]
+    labels = sum(map(sum, (row["score"] for row in rows)))
+    assert results["avg@8,grader"] == (labels + 9) / 800  # Qwen 91.00 %, ours 92.125 %
+    assert results["maj@8,grader"] == (sum(qwen_majority) + 1) / 100  # Qwen 93 %, ours 94 %

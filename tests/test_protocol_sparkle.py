@@ -342,9 +342,9 @@ R1_AGREE = [
     ("<think>\n5 + 7 = 12\n</think>\nThe answer is: 12", "12"),
     ("<think>\nx = 3\n</think>\n<answer>\nThe answer is \\boxed{x^{2}+1}.\n</answer>", "x^{2}+1"),
 ]
-# Grader gap (reported): "The answer is X" inside a one-line <answer>...</answer> keeps the
-# closing tag in the extracted text ("12</answer>"), which then fails for pairs and expressions.
-R1_GAPS = [
+# "The answer is X" inside a one-line <answer>...</answer>: the closing tag is not part of X
+# (it once was: "12</answer>", which failed for pairs and expressions).
+R1_ONE_LINE_TAGS = [
     ("<think>\nsum is 12\n</think>\n<answer>The answer is 12.</answer>", "12"),
     ("<think>\nx = 1, y = 2\n</think>\n<answer>The answer is (1, 2)</answer>", "(1, 2)"),
     ("<think>\nexpand\n</think>\n<answer>The answer is x^2+1</answer>", "x^2+1"),
@@ -371,9 +371,8 @@ def test_extraction_agrees_with_sparkle_on_r1_responses(response, sparkle, task)
     assert grade(response, sparkle, task=task).correct
 
 
-@pytest.mark.xfail(strict=True, reason="grader gap: closing </answer> kept after a marker")
-@pytest.mark.parametrize(("response", "sparkle"), R1_GAPS)
-def test_extraction_gaps_on_one_line_answer_tags(response, sparkle):
+@pytest.mark.parametrize(("response", "sparkle"), R1_ONE_LINE_TAGS)
+def test_one_line_answer_tags_lose_their_closing_tag(response, sparkle):
     assert extract_answer(response, "math") == sparkle
     assert grade(response, sparkle, task="math").correct
 

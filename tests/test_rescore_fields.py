@@ -103,7 +103,7 @@ def test_json_object_files(tmp_path: Path) -> None:
 
     assert run(one, "--out", out).exit_code == 0
     assert [(v["doc_id"], v["labels"], v["new"]) for v in out_lines(out)] == [
-        ("1", [True], {"exact_match": 1.0})
+        ("1", [True], {"exact_match": 1.0, "pass@1": 1.0, "no_answer": 0.0, "reasoning": 0.0})
     ]
     result = run(held, "--response", "r", "--gold", "g", "--out", out)
     assert result.exit_code == 0, result.output
@@ -196,7 +196,12 @@ def test_join_keeps_one_response(tmp_path: Path) -> None:
     ])  # fmt: skip
     out = tmp_path / "v.jsonl"
     assert run(path, "--response", "turns", "--join", "--out", out).exit_code == 0
-    assert out_lines(out)[0]["new"] == {"exact_match": 1.0}
+    assert out_lines(out)[0]["new"] == {
+        "exact_match": 1.0,
+        "pass@1": 1.0,
+        "no_answer": 0.0,
+        "reasoning": 1.0,
+    }
     assert run(path, "--response", "turns", "--out", out).exit_code == 0
     assert out_lines(out)[0]["new"]["avg@3"] == pytest.approx(1 / 3)
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import lm_eval.models  # noqa: F401  (fill the registry before adding to it, see get_model)
+
 try:
     import tenacity
     from google import genai

@@ -7,7 +7,8 @@ objects holds the records). `Fields` says where a record keeps its response(s), 
 problem, id, published verdict (label) and finish reason, as dotted paths (`resolve`); by default
 ``response``, ``gold``, ``problem``, ``id`` and ``correct``. Every response is graded by
 `spark_math.grading.grade` through the spark tasks' scoring, so the new metrics are the ones the
-spark tasks report: exact_match (first response) and, for k > 1, avg@k, pass@k and maj@k.
+spark tasks report (`scoring.metric_names`): exact_match, pass@k, avg@k, maj@k and the shares of
+responses cut off, without an answer and with reasoning.
 
 A gold of several lines is a whole reference solution (GSM8K's ending ``#### 1,600``, OpenAI's
 ``A: 18``, a last ``\\boxed{}``) and is reduced to its final answer with the grader's own
