@@ -143,13 +143,22 @@ def test_last_boxed():
 
 
 @pytest.mark.needs_data
-def test_edited_byte_is_a_sha_problem(shared, tmp_path):
+def test_edited_byte_is_a_sha_problem(shared, tmp_path, monkeypatch, caplog):
+    """`data verify` and every load refuse a file whose bytes differ from the pinned ones (an
+    edited gold changes every score), unless the user says to use it anyway."""
     path = copy_file(shared, tmp_path, "aime25/test.jsonl")
     path.write_bytes(path.read_bytes().replace(b"integer bases", b"integer basis", 1))
     problems = verify(tmp_path, only_present=True)
     assert [p.file for p in problems] == ["aime25/test.jsonl"]
     assert "sha256" in problems[0].message
-    assert len(load_rows("aime25", data_dir=tmp_path)) == 30  # loading does not pin bytes
+    with pytest.raises(
+        DataError, match=r"aime25/test.jsonl: sha256 \w+\.\.\. differs from the pinned"
+    ):
+        load_rows("aime25", data_dir=tmp_path)
+    monkeypatch.setenv("SPARK_MATH_ALLOW_MODIFIED_DATA", "1")
+    with caplog.at_level("WARNING", logger="spark_math.data.loading"):
+        assert len(load_rows("aime25", data_dir=tmp_path)) == 30
+    assert "used anyway" in caplog.text
 
 
 @pytest.mark.needs_data
@@ -210,7 +219,8 @@ def test_row_without_answer_is_named(tmp_path):
         load_rows("aime24", data_dir=tmp_path)
 
 
-def test_cache_notices_a_rewritten_file(tmp_path):
+def test_cache_notices_a_rewritten_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPARK_MATH_ALLOW_MODIFIED_DATA", "1")  # synthetic rows, not the pinned
     path = write_rows(tmp_path, "aime24", aime_lines())
     assert load_rows("aime24", data_dir=tmp_path)[0]["problem"] == "p"
     path.write_text(path.read_text().replace('"p"', '"q2"'))
@@ -280,6 +290,7 @@ def test_pull_writes_a_folder_that_loads_and_verifies(monkeypatch, tmp_path):
             sums[path.relative_to(tmp_path).as_posix()]
             == hashlib.sha256(path.read_bytes()).hexdigest()
         )
+    monkeypatch.setenv("SPARK_MATH_ALLOW_MODIFIED_DATA", "1")  # fake rows: not the pinned bytes
     assert load_rows("gsm8k", data_dir=tmp_path)[5]["answer"] == "5000"
     # Fake rows: counts and schema pass, the pinned reference sha256 does not.
     problems = verify(tmp_path, only_present=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -13,6 +14,7 @@ from .benchmarks import DataError, HubSource, Row, Split, lookup
 logger = logging.getLogger(__name__)
 
 ENV_VAR = "SPARK_MATH_DATA_DIR"
+ALLOW_MODIFIED = "SPARK_MATH_ALLOW_MODIFIED_DATA"
 REQUIRED_KEYS = ("id", "problem", "answer")
 LAYOUT = "<name>/<split>.jsonl"
 
@@ -74,19 +76,40 @@ def read_split(root: Path, name: str, split: str, spec: Split) -> list[Row]:
     cached = _CACHE.get(path.resolve())
     if cached is not None and cached[0] == key:
         return cached[1]
-    rows = _parse(path, root)
+    rows, digest = _parse(path, root)
     if len(rows) != spec.rows:
         raise DataError(
             f"{path}: {len(rows)} rows, expected {spec.rows} for {name}/{split}; the file is "
             "truncated or from another version. " + fix_hint(root)
         )
+    _check_sha256(path, digest, spec.sha256, f"{name}/{split}")
     _CACHE[path.resolve()] = (key, rows)
     return rows
 
 
-def _parse(path: Path, root: Path) -> list[Row]:
+def _check_sha256(path: Path, digest: str, pinned: str | None, what: str) -> None:
+    """Refuse a file that differs from its pinned sha256 (an edited gold answer changes every
+    score computed on it), unless `$SPARK_MATH_ALLOW_MODIFIED_DATA` says to use it anyway."""
+    if pinned is None or digest == pinned:
+        return
+    message = (
+        f"{path}: sha256 {digest[:12]}... differs from the pinned {pinned[:12]}... of {what}: "
+        "the file was edited or is another version, so scores on it are not comparable"
+    )
+    if os.environ.get(ALLOW_MODIFIED, "").lower() in {"1", "true", "yes"}:
+        logger.warning("%s; used anyway because %s is set", message, ALLOW_MODIFIED)
+        return
+    raise DataError(
+        f"{message}. Restore it (`spark-math data verify`, `spark-math data pull`), or set "
+        f"{ALLOW_MODIFIED}=1 to use it anyway."
+    )
+
+
+def _parse(path: Path, root: Path) -> tuple[list[Row], str]:
+    """The rows of a JSON Lines file and the sha256 of its bytes."""
     try:
-        lines = path.read_text(encoding="utf-8").split("\n")
+        data = path.read_bytes()
+        lines = data.decode("utf-8").split("\n")
     except (OSError, UnicodeError) as exc:
         raise DataError(f"{path}: cannot read it ({exc}). " + fix_hint(root)) from None
     if lines[-1] == "":
@@ -106,7 +129,7 @@ def _parse(path: Path, root: Path) -> list[Row]:
                 f"{', '.join(REQUIRED_KEYS)}). " + fix_hint(root)
             )
         rows.append(row)
-    return rows
+    return rows, hashlib.sha256(data).hexdigest()
 
 
 def hub_rows(source: HubSource) -> list[Row]:
