@@ -80,11 +80,12 @@ def test_the_section_shows_commands_and_presets():
 @pytest.mark.needs_data
 @pytest.mark.parametrize("command", SECTION_COMMANDS)
 def test_documented_lm_eval_command_runs(command, tmp_path, tiny_model_dir):
-    data_dir = os.environ["SPARK_MATH_DATA_DIR"]
+    data_dir = str(Path(os.environ["SPARK_MATH_DATA_DIR"]).resolve())  # the commands run elsewhere
     argv = offline(command.replace("/tmp/tiny", str(tiny_model_dir)), data_dir, tmp_path / "out")
     if argv is None:
         pytest.skip(f"needs the Hugging Face hub: {command}")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    env["SPARK_MATH_DATA_DIR"] = data_dir
     if argv[0] == "spark-math" and argv[1] == "make-tiny-model":
         argv[2] = str(tmp_path / "tiny")
     exe = {
