@@ -8,14 +8,17 @@ so theirs still override, and lets a glob (`--tasks 'spark_*'`) name a group and
 without lm-eval's duplicate-task error; (2) registers our model names as lazy registry
 placeholders; (3) writes nested hook functions into results files by name, not by memory
 address, so identical runs give identical files; (4) makes the `hf` and `vllm` backends mark
-responses that hit the token budget (`spark_math.models.lmeval_backends`).
+responses that hit the token budget (`spark_math.models.lmeval_backends`); (5) redacts API keys
+from every log record and prints spark-math's errors as one line on the `lm_eval` command line.
 Set `SPARK_MATH_NO_PLUGIN=1` to switch it off; `--include_path "$(spark-math tasks-dir)"` is the
 explicit route. The entry points declared in pyproject.toml serve lm-eval versions that read them.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import sys
 from importlib.abc import MetaPathFinder
 from pathlib import Path
@@ -125,9 +128,67 @@ def _named_callables(value, keep_callable: bool):
 def _register_models(module) -> None:
     import lm_eval.models  # noqa: F401  (built-ins first: lm-eval loads them only into an empty registry)
 
+    _redact_log_records()
+
     for name, target in MODELS.items():
         if name not in module.model_registry:
             module.model_registry.register(name, target=target)
+
+
+_SECRET_ARG = re.compile(r"""(api[_-]?key['"]?\s*[:=]\s*['"]?)([^'",\s}]+)""", re.IGNORECASE)
+KEY_VARS = ("GOOGLE_API_KEY", "GEMINI_API_KEY", "OPENAI_API_KEY")
+
+
+def redact(text: str) -> str:
+    """`text` without API keys: the values of the key variables, and any `api_key=...`."""
+    for var in KEY_VARS:
+        if (secret := os.environ.get(var)) and len(secret) >= 8:
+            text = text.replace(secret, "[REDACTED]")
+    return _SECRET_ARG.sub(r"\1[REDACTED]", text)
+
+
+def _redact_log_records() -> None:
+    """Every log record made from now on is redacted (lm-eval logs its model_args, however the
+    user passed a key in them, before any backend sees them)."""
+    make = logging.getLogRecordFactory()
+    if getattr(make, "_spark_math", False):
+        return
+
+    def factory(*args, **kwargs):
+        record = make(*args, **kwargs)
+        try:
+            text = record.getMessage()
+        except Exception:  # a malformed record is logging's business, not ours
+            return record
+        clean = redact(text)
+        if clean != text:
+            record.msg, record.args = clean, ()
+        return record
+
+    factory._spark_math = True
+    logging.setLogRecordFactory(factory)
+
+
+def _patch_cli(module) -> None:
+    """`lm_eval` prints a spark-math error as one line (what is wrong, how to fix it) and exits
+    2; `SPARK_MATH_DEBUG=1` shows the traceback."""
+    original = module.cli_evaluate
+    if getattr(original, "_spark_math", False):
+        return
+
+    def cli_evaluate(*args, **kwargs):
+        from spark_math.errors import SparkMathError, debugging
+
+        try:
+            return original(*args, **kwargs)
+        except SparkMathError as exc:
+            if debugging():
+                raise
+            print(f"error: {redact(str(exc))}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+    cli_evaluate._spark_math = True
+    module.cli_evaluate = cli_evaluate
 
 
 def _patch_hf(module) -> None:
@@ -148,6 +209,7 @@ _PATCHES = {
     "lm_eval.config.task": _stable_config_dump,
     "lm_eval.models.huggingface": _patch_hf,
     "lm_eval.models.vllm_causallms": _patch_vllm,
+    "lm_eval.__main__": _patch_cli,
 }
 
 

@@ -122,7 +122,7 @@ def test_give_up_records_empty_answers_and_run_continues(
     fake: FakeGemini, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake.retry_after = 0
-    lm = make_lm(fake, tmp_path / "c.jsonl", max_retries=2)
+    lm = make_lm(fake, tmp_path / "c.jsonl", max_retries=2, on_failure="exclude")
     prompts = ["[[fault:429]]", "[[fault:500]]", "[[fault:malformed]]", "[[fault:400]]", "ok <<9>>"]
     with caplog.at_level(logging.WARNING):
         answers = lm.generate_until([inst(p) for p in prompts], disable_tqdm=True)
@@ -132,33 +132,55 @@ def test_give_up_records_empty_answers_and_run_continues(
     assert "429" in reasons[0] and "500" in reasons[1] and "malformed" in reasons[2]
     assert "400" in reasons[3] and "gave up" not in reasons[3]  # a 400 is not retried
     assert [o.failed for o in lm.outcomes] == [True, True, True, True, False]
+    assert [a.status for a in answers] == ["failed"] * 4 + ["ok"]
     calls = Counter(prompt_text(b) for b in bodies(fake))
     assert [calls[p] for p in prompts] == [3, 3, 3, 1, 1]
     assert "answered empty" in caplog.text
     assert len((tmp_path / "c.jsonl").read_text().splitlines()) == 1  # failures are not cached
 
 
-def test_blocked_answers_are_empty_with_reason_and_cached(fake: FakeGemini, tmp_path: Path) -> None:
+def test_non_answers_are_retried_never_cached_and_stop_the_run(
+    fake: FakeGemini, tmp_path: Path
+) -> None:
+    """Blocked and empty replies carry their status; empty ones (no candidates, an empty body)
+    are asked again; none is cached as an answer; by default the run stops, saying what to do."""
     prompts = ["[[fault:safety]]", "[[fault:prompt_blocked]]", "[[fault:no_candidates]]", "<<3>>"]
     requests = [inst(p) for p in prompts]
-    lm = make_lm(fake, tmp_path / "c.jsonl")
-    assert lm.generate_until(requests, disable_tqdm=True) == [
-        "",
-        "",
-        "",
-        "The answer is \\boxed{3}.",
+    lm = make_lm(fake, tmp_path / "c.jsonl", max_retries=1, on_failure="exclude")
+    answers = lm.generate_until(requests, disable_tqdm=True)
+    assert answers == ["", "", "", "The answer is \\boxed{3}."]
+    assert [a.status for a in answers] == ["blocked", "blocked", "empty", "ok"]
+    assert [o.reason for o in lm.outcomes][:2] == ["blocked: SAFETY", "prompt blocked: SAFETY"]
+    assert lm.outcomes[2].reason.startswith("no candidates (gave up after 1 retries)")
+    calls = Counter(prompt_text(b) for b in bodies(fake))
+    assert [calls[p] for p in prompts] == [1, 1, 2, 1]
+    assert len((tmp_path / "c.jsonl").read_text().splitlines()) == 1  # only the answer
+    again = make_lm(fake, tmp_path / "c.jsonl", max_retries=0)
+    with pytest.raises(GeminiError, match=r"3 of 5 requests got no answer \(2 blocked, 1 empty"):
+        again.generate_until([*requests, inst("<<5>>")])
+    assert Counter(prompt_text(b) for b in bodies(fake))["<<3>>"] == 1  # cached, not re-sent
+
+
+def test_excluded_non_answers_are_counted_not_scored_wrong() -> None:
+    """on_failure=exclude: a document's failed samples leave its accuracy and are counted."""
+    from spark_math.harness_tasks.scoring import grade_samples, sample_metrics
+    from spark_math.models.generation import Generation
+
+    answers = [
+        Generation("The answer is \\boxed{3}.", status="ok"),
+        Generation("", status="failed"),
+        Generation("", status="blocked"),
+        Generation("The answer is \\boxed{4}.", status="ok"),
     ]
-    assert [o.reason for o in lm.outcomes] == [
-        "blocked: SAFETY",
-        "prompt blocked: SAFETY",
-        "no candidates",
-        None,
-    ]
-    sent = len(fake.requests)
-    again = make_lm(fake, tmp_path / "c.jsonl")
-    assert again.generate_until(requests, disable_tqdm=True)[3] == "The answer is \\boxed{3}."
-    assert len(fake.requests) == sent
-    assert all(o.cached for o in again.outcomes)
+    metrics = sample_metrics(grade_samples(answers, "3", "math"))
+    assert metrics["pass@1"] == metrics["avg@2"] == 0.5
+    assert (metrics["failed"], metrics["blocked"], metrics["empty"]) == (0.25, 0.25, 0.0)
+    only_failures = [Generation("", status="failed")] * 2
+    assert sample_metrics(grade_samples(only_failures, "3", "math")) == {
+        "blocked": 0.0,
+        "empty": 0.0,
+        "failed": 1.0,
+    }
 
 
 def test_output_limit_is_marked_and_graded_unfinished(fake: FakeGemini, tmp_path: Path) -> None:
@@ -204,7 +226,7 @@ def test_key_never_leaks(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    lm = make_lm(fake, tmp_path / "c.jsonl", max_retries=1, concurrency=1)
+    lm = make_lm(fake, tmp_path / "c.jsonl", max_retries=1, concurrency=1, on_failure="exclude")
     lm.generate_until([inst("<<1>>"), inst("[[fault:400]]"), inst("[[fault:500]]")])
     with pytest.raises(GeminiError, match="refused") as info:
         lm.generate_until([inst("<<2>>"), inst("[[fault:leak]]"), inst("<<3>>")])
@@ -217,10 +239,29 @@ def test_key_never_leaks(
     assert KEY not in "".join(capsys.readouterr())
 
 
+def test_a_key_in_model_args_is_refused_in_one_line_and_never_logged(tmp_path: Path) -> None:
+    """lm-eval logs its model_args before the backend sees them: the plugin redacts the key in
+    every log record, and the command ends in one line saying what to do."""
+    lm_eval = Path(sys.executable).with_name("lm_eval")
+    command = [str(lm_eval), "--model", "gemini", "--model_args", f"model=m,api_key={KEY}"]
+    command += ["--tasks", "spark_gsm8k", "--limit", "1"]
+    env = {**os.environ, "GEMINI_API_KEY": KEY, "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 2
+    assert KEY not in run.stdout + run.stderr
+    assert "'api_key': '[REDACTED]'" in run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: gemini: unknown model_args ['api_key']. The API key is read from "
+        "GOOGLE_API_KEY or GEMINI_API_KEY only, never from model_args."
+    ]
+    assert "Traceback" not in run.stderr
+
+
 def test_credentials_only_from_environment(
     fake: FakeGemini, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(TypeError, match="unknown model_args") as info:
+    with pytest.raises(GeminiError, match="unknown model_args") as info:
         make_lm(fake, "none", api_key=KEY)
     assert KEY not in str(info.value)
     monkeypatch.delenv("GEMINI_API_KEY")
@@ -367,6 +408,7 @@ def test_simple_evaluate_end_to_end(fake: FakeGemini, tmp_path: Path) -> None:
         "api_version": "v1beta",
         "cache": str(tmp_path / "c.jsonl"),
         "retry_delay": 0.01,
+        "on_failure": "exclude",  # one document is blocked; a task not ours scores it wrong
     }
     tracker = EvaluationTracker(output_path=str(tmp_path / "out"))
     results = lm_eval.simple_evaluate(

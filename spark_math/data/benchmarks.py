@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from spark_math.errors import SparkMathError
+
 from . import lineq, normalize
 
 Row = dict[str, Any]
@@ -30,7 +32,7 @@ MATH_SUBJECTS = (
 LINEQ_SEEDS = {"test": 20_250_001, "train": 20_250_002}
 
 
-class DataError(Exception):
+class DataError(SparkMathError):
     """Benchmark data is missing, unreadable or not what the registry expects."""
 
 

@@ -13,7 +13,9 @@ why), and `process_results` turns a document's n verdicts into the metrics of `m
 - shares of the samples that hit the token budget (`truncated`, reported when the backend says),
   that have no extractable answer (`no_answer`) and that contain reasoning (`reasoning`: a
   non-empty `<think>` block, or working before the answer: two or more non-empty lines, or 30
-  words), and the mean generated length (`response_tokens`, when the backend counts tokens).
+  words), and the mean generated length (`response_tokens`, when the backend counts tokens);
+- API backends (`gemini`): the shares of requests without an answer (`blocked`, `empty`,
+  `failed`), which are left out of every metric above.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from collections.abc import Sequence
 from math import comb
 
 from spark_math.grading import equivalent, grade
-from spark_math.models.generation import finish_of
+from spark_math.models.generation import NOT_ANSWERED, finish_of, status_of
 
 REASONING_WORDS = 30
-LOWER_IS_BETTER = {"truncated", "no_answer", "response_tokens"}
+LOWER_IS_BETTER = {"truncated", "no_answer", "response_tokens", *NOT_ANSWERED}
 
 
 class GradedSample(dict):
@@ -71,6 +73,10 @@ def grade_samples(
     ends = [finish_of(r) for r in responses]
     cuts = truncated if truncated is not None else [cut for cut, _ in ends]
     for response, cut, (_, tokens) in zip(responses, cuts, ends, strict=True):
+        status = status_of(response)
+        if status in NOT_ANSWERED:
+            records.append(_unanswered(status, tokens))
+            continue
         verdict = grade(response, gold, task=task, truncated=cut)
         group = None
         if verdict.extracted is not None:
@@ -94,9 +100,24 @@ def grade_samples(
                 truncated=cut,
                 tokens=tokens,
                 reasoning=has_reasoning(response),
+                **({} if status is None else {"status": status}),
             )
         )
     return records
+
+
+def _unanswered(status: str, tokens: int | None) -> GradedSample:
+    """The record of a request that got no answer (failed, blocked, empty): not graded."""
+    return GradedSample(
+        correct=False,
+        extracted=None,
+        reason=status,
+        group=None,
+        truncated=False,
+        tokens=tokens,
+        reasoning=False,
+        status=status,
+    )
 
 
 def majority_correct(records: Sequence[dict]) -> bool:
@@ -118,7 +139,14 @@ def metric_names(n: int) -> list[str]:
     names = ["exact_match"] + [f"pass@{k}" for k in pass_ks(n)]
     if n > 1:
         names += [f"avg@{n}", f"maj@{n}"]
-    return [*names, "truncated", "no_answer", "reasoning", "response_tokens"]
+    return [
+        *names,
+        "truncated",
+        "no_answer",
+        "reasoning",
+        "response_tokens",
+        *sorted(NOT_ANSWERED),
+    ]
 
 
 def metric_list(n: int) -> list[dict]:
@@ -130,7 +158,21 @@ def metric_list(n: int) -> list[dict]:
 
 
 def sample_metrics(records: Sequence[dict]) -> dict[str, float]:
-    """Per-document metrics from its verdict records (see the module docstring)."""
+    """Per-document metrics from its verdict records (see the module docstring). Requests an API
+    backend got no answer for (`status` failed, blocked or empty) are left out of every other
+    metric and counted in `failed`, `blocked` and `empty`; a document without any answer has
+    only those."""
+    statuses = [r.get("status") for r in records]
+    counts = {}
+    if any(status is not None for status in statuses):
+        counts = {name: statuses.count(name) / len(records) for name in sorted(NOT_ANSWERED)}
+    records = [r for r in records if r.get("status") not in NOT_ANSWERED]
+    if not records:
+        return counts
+    return _answered_metrics(records) | counts
+
+
+def _answered_metrics(records: Sequence[dict]) -> dict[str, float]:
     n = len(records)
     correct = sum(bool(r["correct"]) for r in records)
     scores = {"exact_match": float(records[0]["correct"])}

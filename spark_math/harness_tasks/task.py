@@ -17,11 +17,13 @@ from typing import Any
 
 from lm_eval.api.task import ConfigurableTask
 
+from spark_math.errors import SparkMathError
+
 logger = logging.getLogger("lm_eval.spark_tasks")
 SAMPLING_KEYS = ("temperature", "top_p", "top_k")
 
 
-class GenerationSettingsError(ValueError):
+class GenerationSettingsError(SparkMathError, ValueError):
     """Generation settings that contradict each other."""
 
 

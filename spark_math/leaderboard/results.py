@@ -24,6 +24,8 @@ from typing import Any, NamedTuple
 
 from lm_eval.utils import simple_parse_args_string
 
+from spark_math.errors import SparkMathError
+
 from ..harness_tasks.protocols import PROTOCOLS, protocol_of
 
 RUN_NAME_KEY = "spark_run_name"  # task metadata naming a baselines run (written by the runner)
@@ -39,7 +41,7 @@ _PROMPT_SUFFIX = {"lm-eval-fewshot": re.compile(r"_(?:cot|\d+shot)$")}
 _ALIASES = {"hendrycks_math": "math"}  # spark_hendrycks_math is the full MATH test set
 
 
-class LeaderboardError(ValueError):
+class LeaderboardError(SparkMathError, ValueError):
     """A results file or reported-scores file that cannot be used, named in the message."""
 
 

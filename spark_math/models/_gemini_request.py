@@ -112,30 +112,36 @@ def _name(value: Any) -> str:
 
 
 def parse_response(response: types.GenerateContentResponse) -> dict[str, Any]:
-    """Answer text without thought parts, finish reason, why it is empty (if so) and usage."""
+    """Answer text without thought parts, finish reason, usage, and `status`: "ok", "blocked"
+    (a safety or prompt block) or "empty" (no candidates, no text), with its `reason`."""
     usage = response.usage_metadata.model_dump(exclude_none=True) if response.usage_metadata else {}
     entry: dict[str, Any] = {
         "text": "",
         "finish": None,
         "reason": None,
+        "status": "ok",
         "usage": {k: v for k, v in usage.items() if isinstance(v, int)},
     }
     feedback = response.prompt_feedback
     if feedback and feedback.block_reason:
         entry["reason"] = f"prompt blocked: {_name(feedback.block_reason)}"
+        entry["status"] = "blocked"
         return entry
     if not response.candidates:
         entry["reason"] = "no candidates"
+        entry["status"] = "empty"
         return entry
     candidate = response.candidates[0]
     entry["finish"] = finish = _name(candidate.finish_reason) if candidate.finish_reason else None
     if finish in BLOCKED_FINISH:
         entry["reason"] = f"blocked: {finish}"
+        entry["status"] = "blocked"
         return entry
     parts = candidate.content.parts if candidate.content and candidate.content.parts else []
     entry["text"] = "".join(p.text for p in parts if p.text and not p.thought)
-    if not entry["text"]:
+    if not entry["text"] and finish != "MAX_TOKENS":  # out of tokens (thinking): cut off
         entry["reason"] = f"empty answer (finish {finish})"
+        entry["status"] = "empty"
     return entry
 
 

@@ -42,6 +42,7 @@ from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 from tqdm import tqdm
 
+from spark_math.errors import SparkMathError
 from spark_math.models._cache import ResponseCache
 from spark_math.models._gemini_request import (
     KNOWN_GEN_KWARGS,
@@ -58,13 +59,14 @@ logger = logging.getLogger(__name__)
 KEY_VARS = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
 RETRY_CODES = frozenset({408, 429, 500, 502, 503, 504})
 FATAL_CODES = frozenset({401, 403, 404})  # bad key, no access, unknown model: every call fails
+ON_FAILURE = ("error", "exclude")
 MAX_WAIT_S = 120.0
 _LM_EVAL_KWARGS = frozenset({"batch_size", "max_batch_size", "device"})
 _TRANSPORT_MODULES = frozenset({"aiohttp", "httpx", "httpx2"})
 T = TypeVar("T")
 
 
-class GeminiError(RuntimeError):
+class GeminiError(SparkMathError, RuntimeError):
     """A Gemini failure; the message never holds the API key."""
 
     def __init__(self, message: str) -> None:
@@ -111,6 +113,7 @@ class Outcome:
     cached: bool = False
     finish: str | None = None
     tokens: int | None = None
+    status: str = "ok"  # or why there is no answer: failed, blocked, empty (Generation.status)
 
     @classmethod
     def of(cls, entry: dict[str, Any], cached: bool = False) -> Outcome:
@@ -122,21 +125,27 @@ class Outcome:
             cached=cached,
             finish=entry.get("finish"),
             tokens=usage.get("candidates_token_count"),
+            status=entry.get("status", "ok"),
         )
 
     def answer(self, until: list[str]) -> Generation:
         """The text cut at the stop strings; MAX_TOKENS means it hit the output budget."""
         truncated = None if self.failed or self.finish is None else self.finish == "MAX_TOKENS"
-        generation = Generation(self.text, truncated=truncated, tokens=self.tokens)
+        generation = Generation(
+            self.text, truncated=truncated, tokens=self.tokens, status=self.status
+        )
         return generation.with_text(cut_at_stops(self.text, until))
 
 
 class _Retry(Exception):
-    """A transient failure: retried, honouring the server's delay when it gives one."""
+    """A transient failure: retried, honouring the server's delay when it gives one; `status`
+    is what it becomes when the retries run out."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, retry_after: float | None = None, status: str = "failed"
+    ) -> None:
         super().__init__(reason)
-        self.reason, self.retry_after = reason, retry_after
+        self.reason, self.retry_after, self.status = reason, retry_after, status
 
 
 class _Failed(Exception):
@@ -166,6 +175,16 @@ def _retry_after(err: errors.APIError) -> float | None:
 
 def _describe(err: errors.APIError) -> str:
     return scrub(f"HTTP {err.code} {err.status or ''}: {err.message or ''}".strip())
+
+
+def _refusal(err: errors.APIError, model: str) -> str:
+    """One line for a request that no retry or rerun can fix: what was refused, what to do."""
+    if err.code == 404:
+        fix = f"check the model name ({model!r}) and api_version"
+    else:
+        keys = " or ".join(KEY_VARS)
+        fix = f"check the key in {keys} (the SDK prefers GOOGLE_API_KEY) and its access"
+    return f"gemini: the API refused the request ({_describe(err)}): {fix}."
 
 
 def _is_fatal(err: errors.APIError) -> bool:
@@ -200,6 +219,10 @@ class GeminiLM(LM):
             ``~/.cache/spark_math/gemini/``; ``none`` disables it.
         retry_delay: first backoff delay in seconds; doubles, with jitter, up to 120 s.
         max_consecutive_failures: abort the run after this many requests in a row fail.
+        on_failure: what a request that got no answer (failed after its retries, blocked, or
+            empty) does to the run: ``error`` (default) stops it once every request was tried
+            (answers are cached: a rerun asks only the missing ones again); ``exclude`` scores
+            the run without them, counted in the ``failed``/``blocked``/``empty`` metrics.
     """
 
     def __init__(
@@ -214,12 +237,13 @@ class GeminiLM(LM):
         cache: str | Path | bool | None = "auto",
         retry_delay: float = 1.0,
         max_consecutive_failures: int = 20,
+        on_failure: str = "error",
         **kwargs: Any,
     ) -> None:
         super().__init__()
         unknown = sorted(set(kwargs) - _LM_EVAL_KWARGS)
         if unknown:  # names only: a value could be a secret
-            raise TypeError(
+            raise GeminiError(
                 f"gemini: unknown model_args {unknown}. The API key is read from "
                 f"{' or '.join(KEY_VARS)} only, never from model_args."
             )
@@ -239,6 +263,9 @@ class GeminiLM(LM):
         self.cache_path = _cache_path(cache, model)
         self.retry_delay = float(retry_delay)
         self.max_consecutive_failures = max(1, int(max_consecutive_failures))
+        if on_failure not in ON_FAILURE:
+            raise GeminiError(f"gemini: on_failure must be one of {ON_FAILURE}, got {on_failure!r}")
+        self.on_failure = on_failure
         self.outcomes: list[Outcome] = []  # of the last generate_until call
 
     @property
@@ -275,6 +302,7 @@ class GeminiLM(LM):
             logger.warning("gemini: ignoring gen_kwargs %s", sorted(ignored))
         keys = occurrence_keys([r.digest(self.model) for r in built])
         self.outcomes = _run_sync(self._generate(built, keys, disable_tqdm))
+        self._check_failures()
         answers = []
         for req, gemini_req, outcome in zip(requests, built, self.outcomes, strict=True):
             answer = outcome.answer(gemini_req.until)
@@ -282,6 +310,36 @@ class GeminiLM(LM):
                 self.cache_hook.add_partial("generate_until", req.args, answer)
             answers.append(answer)
         return answers
+
+    def _check_failures(self) -> None:
+        """Stop the run (on_failure=error) or say what is left out (exclude)."""
+        missing = Counter(o.status for o in self.outcomes if o.status != "ok")
+        if not missing:
+            return
+        shown = ", ".join(f"{n} {status}" for status, n in sorted(missing.items()))
+        last = next(o.reason for o in reversed(self.outcomes) if o.status != "ok")
+        total = len(self.outcomes)
+        if self.on_failure == "exclude":
+            logger.warning(
+                "gemini: %s of %d requests got no answer (%s; last: %s); they are left out of "
+                "the scores and counted in the failed/blocked/empty metrics",
+                sum(missing.values()),
+                total,
+                shown,
+                last,
+            )
+            return
+        where = (
+            f"the {total - sum(missing.values())} answers are cached in {self.cache_path}, so "
+            "a rerun asks only the others again"
+            if self.cache_path
+            else "the cache is off (cache=none)"
+        )
+        raise GeminiError(
+            f"gemini: {sum(missing.values())} of {total} requests got no answer ({shown}; last: "
+            f"{last}); {where}. Rerun the same command, or add on_failure=exclude to the "
+            "model_args to score the run without them (their counts are reported)."
+        )
 
     def _client(self) -> genai.Client:
         options = types.HttpOptions(
@@ -382,14 +440,16 @@ class _Run:
         except _Retry as exc:
             self.gave_up += 1
             reason = f"{exc.reason} (gave up after {self.lm.max_retries} retries)"
-            return Outcome("", reason, failed=True)
+            return Outcome("", reason, failed=True, status=exc.status)
         except _Failed as exc:
-            return Outcome("", exc.reason, failed=True)
+            return Outcome("", exc.reason, failed=True, status="failed")
         entry["key"] = key
         self.tokens += entry["usage"].get("total_token_count", 0)
-        if self.cache:
+        if self.cache and entry["status"] == "ok":  # a non-answer is asked again next run
             self.cache.put(entry)
-        return Outcome.of(entry)
+        outcome = Outcome.of(entry)
+        outcome.failed = entry["status"] != "ok"
+        return outcome
 
     async def attempt(self, request: GeminiRequest) -> dict[str, Any]:
         """One HTTP call, its failure sorted into retry, per-request failure or abort."""
@@ -402,7 +462,7 @@ class _Run:
             if err.code in RETRY_CODES:
                 raise _Retry(_describe(err), _retry_after(err)) from None
             if _is_fatal(err):
-                raise self.abort("the API refused the request", _describe(err)) from None
+                raise GeminiError(_refusal(err, self.lm.model)) from None
             raise _Failed(_describe(err)) from None
         except (TimeoutError, asyncio.TimeoutError):
             raise _Retry(f"timeout after {self.lm.timeout:g} s") from None
@@ -412,7 +472,10 @@ class _Run:
             if type(err).__module__.split(".")[0] in _TRANSPORT_MODULES or isinstance(err, OSError):
                 raise _Retry(scrub(f"connection error: {type(err).__name__}: {err}")) from None
             raise
-        return parse_response(response)
+        entry = parse_response(response)
+        if entry["status"] == "empty":  # an empty body or no text: ask again
+            raise _Retry(entry["reason"], status="empty")
+        return entry
 
     def wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

@@ -40,7 +40,8 @@ from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 from lm_eval.utils import handle_non_serializable, hash_string
 
-from spark_math.models.generation import Generation
+from spark_math.errors import SparkMathError
+from spark_math.models.generation import STATUSES, Generation
 from spark_math.rescore import Fields, RescoreError, read_records, task_of, truncation
 from spark_math.rescore.paths import PathError, PathSyntaxError, parse_path, resolve
 
@@ -51,7 +52,7 @@ EXAMPLES = 5
 Key = tuple[str, int | str, int]
 
 
-class ReplayError(ValueError):
+class ReplayError(SparkMathError, ValueError):
     """Samples that cannot be replayed: missing, malformed or contradicting each other."""
 
 
@@ -202,7 +203,8 @@ def _doc_id(value: Any) -> int | str:
 
 
 def _with_finish(responses: list[str], verdicts: Any) -> list[str]:
-    """The responses, as `Generation`s where the run's grader records say how each ended."""
+    """The responses, as `Generation`s where the run's grader records say how each ended (and,
+    for an API run, which requests got no answer)."""
     if not isinstance(verdicts, list) or len(verdicts) != len(responses):
         return responses
     out = []
@@ -213,10 +215,12 @@ def _with_finish(responses: list[str], verdicts: Any) -> list[str]:
             record = None
         if isinstance(record, dict) and ("truncated" in record or "tokens" in record):
             truncated, tokens = record.get("truncated"), record.get("tokens")
+            status = record.get("status")
             response = Generation(
                 response,
                 truncated=truncated if isinstance(truncated, bool) else None,
                 tokens=tokens if isinstance(tokens, int) else None,
+                status=status if status in STATUSES else None,
             )
         out.append(response)
     return out

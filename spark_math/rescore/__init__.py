@@ -35,6 +35,7 @@ from typing import Any
 from tqdm import tqdm
 
 from spark_math.data.normalize import last_boxed
+from spark_math.errors import SparkMathError
 from spark_math.grading import PROFILES, extract_answer
 from spark_math.grading.profiles import resolve_profile
 from spark_math.harness_tasks.scoring import GradedSample, grade_samples, sample_metrics
@@ -57,7 +58,7 @@ FINISHED = {"stop", "eos", "end_turn"}
 Group = tuple[str | None, str | None]  # (task, `*` key)
 
 
-class RescoreError(ValueError):
+class RescoreError(SparkMathError, ValueError):
     """An input that cannot be re-graded; the message names the file and line."""
 
 
