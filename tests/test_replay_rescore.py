@@ -407,3 +407,55 @@ def test_plain_lm_eval_against_fake_gemini_scores_gold(tmp_path: Path) -> None:
     assert results["n-samples"]["spark_gsm8k"]["effective"] == 5
     assert len(server.requests) == 5
     assert {r["model"] for r in server.requests} == {"gemini-2.0-flash"}
+
+
+@pytest.mark.needs_data
+def test_gemini_failures_are_counted_in_the_results_json(tmp_path: Path) -> None:
+    """Against the fake server, with on_failure=exclude: a request that fails after its retries,
+    a blocked one and an empty one are counted in failed/blocked/empty, left out of accuracy,
+    and marked in the sample log; by default the same run stops with one line."""
+    pytest.importorskip("google.genai")
+    from fake_gemini import FakeGemini, gold_answers
+
+    from spark_math.data import load_rows
+
+    server = FakeGemini().start()
+    server.answer = gold_answers(load_rows("gsm8k"))
+    server.retry_after = 0
+    env = {k: v for k, v in os.environ.items() if k != "GOOGLE_API_KEY"} | {"GEMINI_API_KEY": "x"}
+    args = f"model=gemini-2.0-flash,base_url={server.url},cache=none,max_retries=1,concurrency=1"
+    command = [LM_EVAL, "--model", "gemini", "--tasks", "spark_gsm8k", "--limit", "8"]
+    command += ["--apply_chat_template", "--log_samples", "--output_path", str(tmp_path)]
+    try:
+        server.push("500", 2)  # the first request fails twice: gives up after 1 retry
+        server.push("safety")
+        server.push("no_candidates", 2)
+        stopped = subprocess.run(
+            [*command, "--model_args", args], capture_output=True, text=True, env=env, timeout=300
+        )
+        server.push("500", 2)
+        server.push("safety")
+        server.push("no_candidates", 2)
+        run = subprocess.run(
+            [*command, "--model_args", args + ",on_failure=exclude"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert stopped.returncode == 2, stopped.stderr[-2000:]
+    assert "error: gemini: 3 of 8 requests got no answer (1 blocked, 1 empty, 1 failed" in (
+        stopped.stderr
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    (results_path,) = tmp_path.rglob("results_*.json")
+    metrics = json.loads(results_path.read_text())["results"]["spark_gsm8k"]
+    assert metrics["failed,grader"] == metrics["blocked,grader"] == metrics["empty,grader"] == 1 / 8
+    assert metrics["exact_match,grader"] == 1.0  # over the 5 answered documents
+    samples = lines(samples_file(tmp_path, "spark_gsm8k"))
+    statuses = sorted(json.loads(s["filtered_resps"][0][0]).get("status") for s in samples)
+    assert statuses == ["blocked", "empty", "failed", "ok", "ok", "ok", "ok", "ok"]
