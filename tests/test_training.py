@@ -151,7 +151,11 @@ def test_training_resumes_after_the_process_is_killed(tiny_model_dir, tmp_path):
     killed_at = int(Path(last_checkpoint(run)).name.split("-")[1])
     assert 6 <= killed_at < 30 and not (run / "final").exists()
 
-    final = train(tiny_recipe("sft", tiny_model_dir, run, "max_steps=30", "save_steps=3"))
+    said: list[str] = []
+    final = train(
+        tiny_recipe("sft", tiny_model_dir, run, "max_steps=30", "save_steps=3"), echo=said.append
+    )
+    assert said[0] == f"{run}: resuming from step {killed_at} ({run / f'checkpoint-{killed_at}'})"
     lines = [json.loads(line) for line in (run / LOG_FILE).read_text().splitlines()]
     resumed = [r for r in lines if "resumed_from" in r]
     assert [r["step"] for r in resumed] == [killed_at]

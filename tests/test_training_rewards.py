@@ -127,7 +127,8 @@ def test_length_rewards():
 def test_xml_count_and_repetition_penalty():
     assert call("xml_count", [XML_GOOD], n_format="xml") == [1.0]
     assert call("xml_count", [XML_GOOD + "trailing"], n_format="xml") == [pytest.approx(0.992)]
-    assert call("xml_count", ["<reasoning>\nonly"], n_format="xml") == [0.25]
+    assert call("xml_count", ["<reasoning>\nonly"], n_format="xml") == [0.0]  # no answer
+    assert call("xml_count", ["<reasoning>\nx\n<answer>4</answer>"], n_format="xml") == [0.75]
     assert call(
         "xml_count", ["= 4\n</think>\n<answer>\n\\boxed{4}\n</answer>"], prompts=[SCAFFOLD_PROMPT]
     ) == [1.0]
@@ -137,11 +138,11 @@ def test_xml_count_and_repetition_penalty():
 
 def test_arithmetic_reward_checks_each_written_calculation():
     arithmetic = build_reward("arithmetic")
-    chain = "D=1*3-3*3=3-9=-6\nN=2*5=10\ny=-12/-6=3"  # three right, one wrong
+    chain = "D=1*3-3*3=3-9=-6\nN=2*5=10\ny=-12/-6=3"  # three right, one wrong: (3 - 1) / 4
     sentence = "She sold 48/2 = 24 clips. Then 48+24 = 72. So 2x = 4, and 10 = 9."
     assert arithmetic([chain, sentence, conv("no numbers"), "1/0 = 3 and 2**99 = 1"]) == [
-        0.75,
-        pytest.approx(2 / 3),
+        0.5,
+        1.0,  # `10 = 9` compares two numbers: no calculation, neither right nor wrong
         0.0,
         0.0,
     ]
@@ -165,3 +166,78 @@ def test_registry_names_and_pickling():
         build_reward("vibes")
     with pytest.raises(ValueError, match="answer_format"):
         build_reward("format")(["x"])
+
+
+# ---- hacking each reward: it pays only for what it names ----
+
+EMPTY_XML = "<reasoning>\n\n</reasoning>\n<answer>\n\n</answer>"
+HACKS = {  # replies with no answer (or none of the gold's kind), in every format's tags
+    "empty": "",
+    "banana": "banana",
+    "empty box": "<answer>\\boxed{}</answer>",
+    "r1, empty box": "<think>\nhm\n</think>\n<answer>\n\\boxed{}\n</answer>",
+    "xml, empty": EMPTY_XML,
+    "xml, banana": EMPTY_XML.replace("\n\n</answer>", "\nbanana\n</answer>"),
+    "special, banana": "<start_working_out>x<end_working_out><SOLUTION>banana</SOLUTION>",
+    "abstain": "<think>\nhm\n</think>\n<answer>\n\\boxed{I don't know}\n</answer>",
+    "boxed, empty": "So the answer is $\\boxed{}$.",
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+@pytest.mark.parametrize("hack", sorted(HACKS))
+def test_format_rewards_pay_nothing_without_an_answer(fmt, hack):
+    text = HACKS[hack]
+    for name, params in [("format", {"mode": "strict"}), ("format", {"mode": "soft"})]:
+        assert call(name, [text], n_format=fmt, **params) == [0.0], (name, params)
+    assert call("xml_count", [text], n_format=fmt) == [0.0]
+    assert call("correctness", [text], n_format=fmt) == [0.0]
+    assert call("hierarchical", [text], n_format=fmt) == [-1.0]
+
+
+def test_spark_reward_mix_pays_an_empty_reply_nothing():
+    """SPARK's weights (correctness 2, strict 0.5, soft 0.5, xml_count 0.5): an unanswered reply
+    in perfect tags earns 0 of 3.5, a wrong answer only its format credit, a right one all."""
+    weights = {"correctness": 2.0, "format_strict": 0.5, "format_soft": 0.5, "xml_count": 0.5}
+
+    def total(text: str) -> float:
+        parts = {
+            "correctness": call("correctness", [text], n_format="xml"),
+            "format_strict": call("format", [text], n_format="xml", mode="strict"),
+            "format_soft": call("format", [text], n_format="xml", mode="soft"),
+            "xml_count": call("xml_count", [text], n_format="xml"),
+        }
+        return sum(weights[k] * v[0] for k, v in parts.items())
+
+    assert total(EMPTY_XML) == 0.0 and total(HACKS["xml, banana"]) == 0.0
+    assert total(XML_GOOD.replace("4\n</answer>", "5\n</answer>")) == pytest.approx(1.5)
+    assert total(XML_GOOD) == pytest.approx(3.5)
+
+
+def test_word_answers_earn_format_credit_where_the_gold_is_words():
+    reply = "<reasoning>\nnorth\n</reasoning>\n<answer>\neast\n</answer>"
+    reward = build_reward("format", mode="strict")
+    assert reward([reply], answer=["east"], task=["math"], answer_format=["xml"]) == [1.0]
+    assert reward([reply], answer=["4"], task=["math"], answer_format=["xml"]) == [0.0]
+
+
+def test_arithmetic_cannot_be_raised_by_trivial_repeated_or_fewer_steps():
+    arithmetic = build_reward("arithmetic")
+    honest = "2*3=6\n6+1=7\n7*2=14"
+    assert arithmetic(["1=1", "1=1\n2=2\n4=4.0", "4*1=4\n0*9=0\n5+0=5\n8/1=8"]) == [0.0] * 3
+    assert arithmetic(["2*3 = 2*3"]) == [0.0]  # the same text on both sides
+    assert arithmetic(["2*3=6\n" * 10]) == arithmetic(["2*3=6"]) == [1.0]  # counted once
+    steps = [3] * 4
+    scores = arithmetic(
+        [honest, "2*3=6\n6+1=7", "2*3=6", "2*3=6\n" * 9 + "1=1\n" * 9], reference_steps=steps
+    )
+    assert scores == [1.0, pytest.approx(2 / 3), pytest.approx(1 / 3), pytest.approx(1 / 3)]
+    wrong = arithmetic([honest + "\n7*2=15", "2*3=7"], reference_steps=[3, 3])
+    assert wrong == [pytest.approx(2 / 4), 0.0]  # a wrong step costs a right one
+    assert arithmetic(["2*3=6"], min_steps=2) == [0.5]
+
+
+def test_repeated_lines_cost_under_the_repetition_penalty():
+    penalty = build_reward("repetition_penalty", ngram_size=3, max_penalty=-1.0)
+    once, repeated = "We add two and three to get five.", "\n".join(["x = 1 + 1"] * 10)
+    assert penalty([once]) == [0.0] and penalty([repeated])[0] < -0.5

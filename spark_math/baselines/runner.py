@@ -3,7 +3,10 @@
 Entry NAME writes to `<results>/NAME/` exactly what `lm_eval --output_path --log_samples`
 writes (`<model>/results_<date>.json` and the samples files), and records NAME in the tasks'
 metadata (`spark_run_name`) so the leaderboard shows the row under it. An entry whose folder
-already holds results covering all its tasks is skipped unless forced.
+already holds results covering all its tasks is skipped unless forced. An entry whose model
+folder was trained here in an answer format other than boxed (its `spark_math_training.json`)
+runs each task as the variant whose prompt asks for that format (`spark_gsm8k` ->
+`spark_xml_gsm8k`; see `spark_math.harness_tasks.formats`).
 """
 
 from __future__ import annotations
@@ -61,6 +64,32 @@ def resolve(entry: Entry, cache: Path, build: bool = True) -> Entry:
     return replace(entry, model_args=args)
 
 
+MODEL_FOLDER_ARGS = ("peft", "lora_local_path", "pretrained")  # where a trained folder may be
+
+
+def for_training_format(entry: Entry, echo: Callable[[str], None] = print) -> Entry:
+    """The entry with its tasks swapped for those asking for the answer format its model was
+    trained in (from the model folder's training record); unchanged for boxed or no record. A
+    task with no such variant is kept, with a warning."""
+    from ..harness_tasks.formats import FormatTaskError, tasks_for_format
+    from ..training.export import training_format
+
+    folders = [entry.model_args.get(key) for key in MODEL_FOLDER_ARGS]
+    fmt = next((f for v in folders if isinstance(v, str) and (f := training_format(v))), None)
+    if fmt is None or fmt == "boxed":
+        return entry
+    tasks: list[str] = []
+    for task in entry.tasks:
+        try:
+            tasks.extend(tasks_for_format([task], fmt))
+        except FormatTaskError:
+            echo(f"[{entry.name}] warning: {task} has no {fmt} variant; it keeps its own prompt")
+            tasks.append(task)
+    tasks = list(dict.fromkeys(tasks))
+    echo(f"[{entry.name}] trained in the {fmt} answer format: tasks {', '.join(tasks)}")
+    return replace(entry, tasks=tuple(tasks))
+
+
 def output_dir(entry: Entry, results_dir: Path) -> Path:
     return results_dir / entry.name
 
@@ -116,6 +145,7 @@ def run_matrix(
     """Run each entry's lm_eval command in turn; entries with results are skipped."""
     outcomes = []
     for entry in entries:
+        entry = for_training_format(entry, echo)
         done = None if force else finished(entry, results_dir)
         if done is not None:
             echo(f"[{entry.name}] skipped: results exist ({done})")

@@ -35,6 +35,33 @@ NoMerge = Annotated[
     typer.Option("--no-merge", help="Export the LoRA adapter alone instead of merging it."),
 ]
 Resume = Annotated[bool, typer.Option(help="Resume from the run folder's last checkpoint, if any.")]
+Force = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Train a finished run again from step 0 (deleting its checkpoints), then export "
+        "and evaluate anew. Without it a finished run is neither trained, exported nor "
+        "evaluated again.",
+    ),
+]
+
+
+def _load(trainer: str, config: Path, overrides: list[str] | None, eval_tasks: str | None):
+    """The recipe with its `--eval-tasks`, checked as far as it can be before a model loads."""
+    from ..harness_tasks.formats import FormatTaskError, tasks_for_format
+    from ..training.recipes import RecipeError, load_recipe
+    from ..training.train import trl_config
+
+    try:
+        recipe = load_recipe(config, trainer, overrides or [])
+        if eval_tasks is not None:
+            tasks = tuple(t for t in eval_tasks.split(",") if t)
+            tasks_for_format(tasks, recipe.format)
+            recipe = replace(recipe, eval=replace(recipe.eval, tasks=tasks))
+        trl_config(recipe)  # what only TRL checks (ranges, bf16 without a GPU), before any model
+    except (RecipeError, FormatTaskError, ValueError) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    return recipe
 
 
 def run_recipe(
@@ -44,29 +71,83 @@ def run_recipe(
     eval_tasks: str | None,
     no_merge: bool,
     resume: bool,
+    force: bool = False,
 ) -> None:
-    """Train a recipe, then export and evaluate the result if it names eval tasks."""
-    from ..training.export import evaluate, export
-    from ..training.recipes import RecipeError, load_recipe
-    from ..training.train import train
+    """Train a recipe, then export and evaluate the result if it names eval tasks; a rerun
+    resumes an unfinished run and redoes nothing of a finished one (unless `force`).
 
-    try:
-        recipe = load_recipe(config, trainer, overrides or [])
-    except RecipeError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    if eval_tasks is not None:
-        tasks = tuple(t for t in eval_tasks.split(",") if t)
-        recipe = replace(recipe, eval=replace(recipe.eval, tasks=tasks))
-    final = train(recipe, resume=resume)
-    typer.echo(f"trained: {final}")
+    Under a multi-GPU launch (`accelerate launch`), every rank trains; the export and lm-eval run
+    on the main process only, in a child process that sees one process of its own (lm-eval and
+    vLLM would otherwise join the launch's process group), while the other ranks wait."""
+    import subprocess
+    import sys
+
+    from ..training.export import (
+        distributed_state,
+        free_gpu_memory,
+        run_on_main,
+        single_process_environ,
+    )
+    from ..training.train import finished_run, train
+
+    recipe = _load(trainer, config, overrides, eval_tasks)
+    was_finished = finished_run(recipe) is not None and not force
+    final = train(recipe, resume=resume, force=force, echo=typer.echo)
+    state = distributed_state()
+    if state is None:
+        typer.echo(f"trained: {final}")
+        finish_run(recipe, was_finished, no_merge, force)
+        return
+    if state.is_main_process:
+        typer.echo(f"trained: {final}")
     if not recipe.eval.tasks:
         return
-    exported = export(final, recipe.output_dir / "export", merge=not no_merge)
-    spec = recipe.eval
-    results = evaluate(
+    command = [sys.executable, "-m", "spark_math.cli.train", "finish", trainer]
+    command += ["--config", str(config), *(overrides or [])]
+    if eval_tasks is not None:
+        command.append(f"--eval-tasks={eval_tasks}")
+    command += [*(["--no-merge"] if no_merge else []), *(["--force"] if force else [])]
+    command += ["--was-finished"] if was_finished else []
+
+    def export_and_evaluate() -> int:
+        free_gpu_memory()  # the trainer's cached memory, for vLLM in the child
+        env = single_process_environ()
+        env.setdefault("CUDA_VISIBLE_DEVICES", str(state.local_process_index))
+        return subprocess.run(command, env=env, check=True).returncode
+
+    run_on_main(export_and_evaluate, recipe.output_dir / ".export-eval.done")
+
+
+def finish_run(recipe, was_finished: bool, no_merge: bool, force: bool) -> None:
+    """Export the run's final model and score it with the recipe's eval tasks, skipping what a
+    finished run already has (unless `force`)."""
+    import shutil
+
+    from ..harness_tasks.formats import tasks_for_format
+    from ..training.export import evaluate_checkpoint, export, read_training_record
+    from ..training.train import FINAL_DIR
+
+    if not recipe.eval.tasks:
+        return
+    out, spec = recipe.output_dir, recipe.eval
+    final = out / FINAL_DIR
+    exported, eval_dir = out / "export", out / "eval"
+    record = read_training_record(final)
+    if was_finished and record is not None and read_training_record(exported) == record:
+        typer.echo(f"{exported}: already exported (--force exports again)")
+    else:
+        export(final, exported, merge=not no_merge)
+        if eval_dir.exists():  # results of the model this export replaced
+            shutil.rmtree(eval_dir)
+    tasks = tasks_for_format(spec.tasks, (record or {}).get("format") or recipe.format)
+    done = _results_covering(eval_dir, tasks)
+    if done is not None and not force:
+        typer.echo(f"{', '.join(tasks)}: already evaluated in {done} (--force evaluates again)")
+        return
+    results = evaluate_checkpoint(
         exported,
         spec.tasks,
-        recipe.output_dir / "eval",
+        eval_dir,
         limit=spec.limit,
         samples=spec.samples,
         max_gen_toks=spec.max_gen_toks,
@@ -78,7 +159,17 @@ def run_recipe(
             f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float) and "stderr" not in k
         )
         typer.echo(f"{task}: {shown}")
-    typer.echo(f"exported: {exported}; lm-eval results under {recipe.output_dir / 'eval'}")
+    typer.echo(f"exported: {exported}; lm-eval results under {eval_dir}")
+
+
+def _results_covering(eval_dir: Path, tasks: list[str]) -> Path | None:
+    """The newest lm-eval results file under `eval_dir` that holds every task, or None."""
+    from ..leaderboard.results import covered_tasks
+
+    for path in sorted(eval_dir.rglob("results*.json"), reverse=True):
+        if set(tasks) <= covered_tasks(path):
+            return path
+    return None
 
 
 @app.command()
@@ -88,9 +179,10 @@ def sft(
     eval_tasks: EvalTasks = None,
     no_merge: NoMerge = False,
     resume: Resume = True,
+    force: Force = False,
 ) -> None:
     """Supervised fine-tuning on reference solutions written in the recipe's answer format."""
-    run_recipe("sft", config, overrides, eval_tasks, no_merge, resume)
+    run_recipe("sft", config, overrides, eval_tasks, no_merge, resume, force)
 
 
 @app.command()
@@ -100,9 +192,10 @@ def grpo(
     eval_tasks: EvalTasks = None,
     no_merge: NoMerge = False,
     resume: Resume = True,
+    force: Force = False,
 ) -> None:
     """GRPO with the recipe's rewards (graded by spark_math.grading)."""
-    run_recipe("grpo", config, overrides, eval_tasks, no_merge, resume)
+    run_recipe("grpo", config, overrides, eval_tasks, no_merge, resume, force)
 
 
 @app.command()
@@ -112,9 +205,27 @@ def dpo(
     eval_tasks: EvalTasks = None,
     no_merge: NoMerge = False,
     resume: Resume = True,
+    force: Force = False,
 ) -> None:
     """DPO on pairs of graded-correct over graded-incorrect samples."""
-    run_recipe("dpo", config, overrides, eval_tasks, no_merge, resume)
+    run_recipe("dpo", config, overrides, eval_tasks, no_merge, resume, force)
+
+
+@app.command(hidden=True)
+def finish(
+    trainer: Annotated[str, typer.Argument(help="sft, grpo or dpo.")],
+    config: Config,
+    overrides: Overrides = None,
+    eval_tasks: EvalTasks = None,
+    no_merge: NoMerge = False,
+    force: Force = False,
+    was_finished: Annotated[
+        bool, typer.Option("--was-finished", help="The run was finished before this command.")
+    ] = False,
+) -> None:
+    """Export and evaluate a trained run (what a multi-GPU launch's main process runs alone)."""
+    recipe = _load(trainer, config, overrides, eval_tasks)
+    finish_run(recipe, was_finished, no_merge, force)
 
 
 @app.command()
@@ -142,12 +253,20 @@ def quickstart(
     eval_limit: Annotated[
         int | None, typer.Option(help="Evaluate on the first N test problems only.")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Redo every stage; a rerun otherwise redoes only what is missing."
+        ),
+    ] = False,
 ) -> None:
-    """The whole loop on a CPU, offline: generate lineq, build a small model, SFT it, GRPO it,
-    score every stage with lm-eval and write a leaderboard (about 10 minutes on 2 cores)."""
+    """The whole loop on a CPU, offline: generate sums of digits, build a small model, SFT it,
+    GRPO it, score every stage with lm-eval (greedy, pass@1 and pass@8 on held-out sums; the
+    trained stages also on a longer, untrained form) and write a leaderboard (about 7 minutes
+    on 2 cores)."""
     from ..training.quickstart import run
 
-    table = run(out, sft_steps=sft_steps, grpo_steps=grpo_steps, eval_limit=eval_limit)
+    table = run(out, sft_steps=sft_steps, grpo_steps=grpo_steps, eval_limit=eval_limit, force=force)
     typer.echo(table)
 
 

@@ -17,15 +17,27 @@ from typing import Any
 from spark_math.data import lineq, load_rows
 from spark_math.grading import grade
 
-from .export import default_backend, has_gpu, is_adapter
+from .export import (
+    default_backend,
+    free_gpu_memory,
+    has_gpu,
+    is_adapter,
+    resolve_dtype,
+    run_on_main,
+    single_process_env,
+)
 from .formats import AnswerFormat, Messages, get_format
 from .recipes import DataSpec, GenerateSpec, Recipe
+from .rewards import count_calculations
 
 Row = dict[str, Any]
 
 _CALCULATOR = re.compile(r"<<[^<>]*>>")
 _GSM8K_FINAL = re.compile(r"\n?####.*$", re.DOTALL)
 _GRADER_TASK = {"gsm8k": "gsm8k", "math": "math", "lineq": "math"}
+# Hand-off files in the run folder: the main process's mined rows, read by the other ranks.
+HARD_FILE = "mined-hard.json"
+PAIRS_FILE = "dpo-pairs.json"
 
 
 def load_problems(spec: DataSpec) -> list[Row]:
@@ -76,16 +88,27 @@ def sft_rows(rows: Sequence[Row], fmt: AnswerFormat, system: str | None) -> list
 
 
 def grpo_rows(rows: Sequence[Row], fmt: AnswerFormat, system: str | None) -> list[Row]:
-    """Prompts with the columns the rewards read: answer, task, answer_format."""
-    return [
-        {
-            "prompt": row.get("prompt") or fmt.prompt(row["problem"], system),
-            "answer": row["answer"],
-            "task": row["task"],
-            "answer_format": fmt.name,
-        }
-        for row in rows
-    ]
+    """Prompts with the columns the rewards read: answer, task, answer_format and
+    reference_steps (the calculations the reference solution writes after the prompt's hint, if
+    any; None without a solution)."""
+    out = []
+    for row in rows:
+        prompt = row.get("prompt") or fmt.prompt(row["problem"], system)
+        steps = None
+        if row.get("solution"):
+            steps = count_calculations(reasoning_text(row))
+            if is_prefilled(prompt):
+                steps = max(0, steps - count_calculations(prompt[-1]["content"]))
+        out.append(
+            {
+                "prompt": prompt,
+                "answer": row["answer"],
+                "task": row["task"],
+                "answer_format": fmt.name,
+                "reference_steps": steps,
+            }
+        )
+    return out
 
 
 def split_solution(text: str) -> list[str]:
@@ -117,6 +140,23 @@ def hinted_rows(
             prompt = fmt.prompt(row["problem"], system, scaffold=scaffold)
             out.append(dict(row, prompt=prompt, hint_level=level))
     return out
+
+
+def is_prefilled(prompt: Messages | str) -> bool:
+    """Whether a conversational prompt ends in an assistant message the model must continue."""
+    return isinstance(prompt, list) and bool(prompt) and prompt[-1].get("role") == "assistant"
+
+
+def render_prompt(tokenizer, prompt: Messages | str) -> str:
+    """A prompt as the text TRL should tokenize (`prompt_text`), less a leading BOS token that
+    the tokenizer adds again itself (Llama-style templates write it, and so does tokenizing)."""
+    text = prompt_text(tokenizer, prompt)
+    bos = tokenizer.bos_token
+    if bos and text.startswith(bos):
+        ids = tokenizer("x")["input_ids"]
+        if ids and ids[0] == tokenizer.bos_token_id:
+            text = text[len(bos) :]
+    return text
 
 
 def prompt_text(tokenizer, prompt: Messages | str) -> str:
@@ -159,7 +199,13 @@ def _generate_vllm(model: str, texts: list[str], gen: GenerateSpec) -> list[list
     params = SamplingParams(
         n=gen.samples, temperature=gen.temperature, max_tokens=gen.max_new_tokens
     )
-    outputs = LLM(model=model).generate(texts, params)
+    # Under a multi-GPU launch this runs on the main process only; vLLM must not take the
+    # launch's rank variables for its own.
+    with single_process_env():
+        llm = LLM(model=model)
+        outputs = llm.generate(texts, params)
+    del llm
+    free_gpu_memory()
     return [[choice.text for choice in output.outputs] for output in outputs]
 
 
@@ -167,12 +213,15 @@ def _generate_hf(model: str, tokenizer, texts: list[str], gen: GenerateSpec) -> 
     import torch
     from transformers import AutoModelForCausalLM
 
+    dtype = getattr(torch, resolve_dtype("auto"))  # bfloat16 on a GPU, float32 on a CPU
     if is_adapter(model):
         from peft import AutoPeftModelForCausalLM
 
-        policy = AutoPeftModelForCausalLM.from_pretrained(model)
+        policy = AutoPeftModelForCausalLM.from_pretrained(model, dtype=dtype)
     else:
-        policy = AutoModelForCausalLM.from_pretrained(model)
+        policy = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
+    if has_gpu():
+        policy.to(torch.device("cuda", torch.cuda.current_device()))
     policy.eval()
     out: list[list[str]] = []
     for start in range(0, len(texts), gen.batch_size):
@@ -195,6 +244,8 @@ def _generate_hf(model: str, tokenizer, texts: list[str], gen: GenerateSpec) -> 
             ids[:, batch["input_ids"].shape[1] :], skip_special_tokens=True
         )
         out.extend(decoded[i : i + gen.samples] for i in range(0, len(decoded), gen.samples))
+    del policy
+    free_gpu_memory()
     return out
 
 
@@ -250,12 +301,20 @@ def build_dataset(recipe: Recipe) -> list[Row]:
     rows = load_problems(spec)
     if recipe.trainer == "dpo" and rows and "chosen" in rows[0]:
         return [{k: row[k] for k in ("prompt", "chosen", "rejected")} for row in rows]
+    # Sampling a model (hard problems, DPO pairs) runs on the main process of a multi-GPU
+    # launch; the others read its result from the run folder (`export.run_on_main`).
+    out = recipe.output_dir
     if spec.hard is not None:
-        rows = mine_hard(rows, spec.hard.model or recipe.model, fmt, system, spec.hard)
+        hard, model = spec.hard, spec.hard.model or recipe.model
+        rows = run_on_main(lambda: mine_hard(rows, model, fmt, system, hard), out / HARD_FILE)
         rows = hinted_rows(rows, fmt, system, spec.hint_levels)
     if recipe.trainer == "sft":
         return sft_rows(rows, fmt, system)
     if recipe.trainer == "grpo":
         return grpo_rows(rows, fmt, system)
     gen = spec.pairs or GenerateSpec()
-    return dpo_pairs(rows, gen.model or recipe.model, fmt, system, gen, spec.reference_chosen)
+    model = gen.model or recipe.model
+    return run_on_main(
+        lambda: dpo_pairs(rows, model, fmt, system, gen, spec.reference_chosen),
+        out / PAIRS_FILE,
+    )

@@ -7,10 +7,15 @@
       - {name: hierarchical, weight: 1.0}
       - {name: length, weight: 0.1, mode: cosine, max_length: 3000}
     lora: {r: 16, alpha: 32}
+    qlora: false     # true: the base in 4-bit NF4 under the adapter (bitsandbytes, CUDA)
+    dtype: auto      # the weights: bfloat16 on a GPU, float32 on a CPU; or bfloat16|float16|float32
     eval: {tasks: [spark_math500]}
     args: {learning_rate: 1.0e-6, num_generations: 8, beta: 0.001}   # TRL's own config fields
 
-`args` goes unchanged into TRL's `SFTConfig`, `GRPOConfig` or `DPOConfig`. Overrides are
+`args` goes unchanged into TRL's `SFTConfig`, `GRPOConfig` or `DPOConfig`; its keys and value
+types are checked against that class when the recipe loads, so a misspelt or removed field
+(transformers 5 folded `warmup_ratio` into `warmup_steps`) fails in one line naming the key and
+the file, before any model is loaded. Overrides are
 `key=value` strings with dotted keys (`lora.r=8`, `data.limit=100`, `rewards.0.weight=2`);
 a key that is not a recipe field is a TRL field (`learning_rate=1e-5` sets `args.learning_rate`).
 Values are parsed as YAML, with `1e-5` read as a number.
@@ -18,17 +23,25 @@ Values are parsed as YAML, with `1e-5` read as a number.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import inspect
 import re
+import types
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from spark_math.harness_tasks.formats import FormatTaskError, tasks_for_format
+
 from .formats import FORMATS
 from .rewards import REWARDS, reward_label
 
 TRAINERS = ("sft", "grpo", "dpo")
+DTYPES = ("auto", "bfloat16", "float16", "float32")
 DATA_SOURCES = ("gsm8k", "math", "lineq", "jsonl")
 
 
@@ -120,9 +133,9 @@ class EvalSpec:
     """What to run through lm-eval after training."""
 
     tasks: tuple[str, ...] = ()
-    limit: int | None = None
+    limit: int | float | None = None  # lm-eval --limit: a count, or a fraction below 1
     max_gen_toks: int | None = None
-    batch_size: str = "auto"
+    batch_size: str | int = "auto"
     samples: dict[str, list[int]] | None = None  # lm-eval --samples: doc indices per task
     include_path: str | None = None
 
@@ -139,15 +152,26 @@ class Recipe:
     rewards: tuple[RewardSpec, ...] = ()
     lora: LoraSpec | None = None
     qlora: bool = False
+    dtype: str = "auto"  # the weights' dtype: auto (bfloat16 on a GPU, float32 on a CPU) or a name
     eval: EvalSpec = EvalSpec()
     args: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None  # the recipe file, for messages (not a YAML key)
 
     @property
     def output_dir(self) -> Path:
         return Path(self.args["output_dir"])
 
 
-_TOP_KEYS = {f.name for f in fields(Recipe)}
+_TOP_KEYS = {f.name for f in fields(Recipe)} - {"source"}
+
+# TRL/transformers fields that were removed or renamed, with what to write instead.
+_MOVED_ARGS = {
+    "warmup_ratio": "transformers 5 folded it into warmup_steps (a float below 1 is a ratio of "
+    "the total steps: warmup_steps: 0.03)",
+    "max_prompt_length": "TRL 1 removed it; keep prompts short in the data instead",
+    "evaluation_strategy": "transformers renamed it eval_strategy",
+}
+_REWARD_COLUMNS = {"completions", "prompts", "answer", "task", "completion_ids", "kwargs"}
 
 
 def load_recipe(
@@ -156,22 +180,31 @@ def load_recipe(
     overrides: list[str] | tuple[str, ...] = (),
     base: dict[str, Any] | None = None,
 ) -> Recipe:
-    """Read a recipe file (or start from `base`), apply `key=value` overrides, validate it."""
-    raw: dict[str, Any] = dict(base or {})
-    if path is not None:
-        with Path(path).open(encoding="utf-8") as handle:
-            loaded = yaml.load(handle, Loader=_Loader)
-        if not isinstance(loaded, dict):
-            raise RecipeError(f"{path}: a recipe is a YAML mapping")
-        raw.update(loaded)
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise RecipeError(f"override {item!r} is not key=value")
-        set_path(raw, key if key.split(".")[0] in _TOP_KEYS else f"args.{key}", parse_value(value))
-    if path is not None:
-        raw.setdefault("args", {}).setdefault("output_dir", f"runs/{Path(path).stem}")
-    return build_recipe(raw, trainer)
+    """Read a recipe file (or start from `base`), apply `key=value` overrides, validate it.
+    Every error is one line starting with the file's name (`recipe` without a file)."""
+    where = str(path) if path is not None else "recipe"
+    try:
+        raw: dict[str, Any] = dict(base or {})
+        if path is not None:
+            with Path(path).open(encoding="utf-8") as handle:
+                loaded = yaml.load(handle, Loader=_Loader)
+            if not isinstance(loaded, dict):
+                raise RecipeError("a recipe is a YAML mapping")
+            raw.update(loaded)
+        for item in overrides:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise RecipeError(f"override {item!r} is not key=value")
+            dotted = key if key.split(".")[0] in _TOP_KEYS else f"args.{key}"
+            set_path(raw, dotted, parse_value(value))
+        if path is not None:
+            raw.setdefault("args", {}).setdefault("output_dir", f"runs/{Path(path).stem}")
+        recipe = build_recipe(raw, trainer)
+    except RecipeError as exc:
+        raise RecipeError(f"{where}: {exc}") from None
+    except (yaml.YAMLError, OSError) as exc:
+        raise RecipeError(f"{where}: {' '.join(str(exc).split())}") from None
+    return dataclasses.replace(recipe, source=str(path) if path is not None else None)
 
 
 def set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
@@ -195,6 +228,10 @@ def _build(cls: type, raw: Any, where: str) -> Any:
     unknown = sorted(set(raw) - known)
     if unknown:
         raise RecipeError(f"{where}: unknown keys {unknown}; known: {sorted(known)}")
+    hints = typing.get_type_hints(cls)
+    for key, value in raw.items():
+        if not isinstance(value, GenerateSpec) and not _fits(value, hints[key]):
+            raise RecipeError(f"{where}.{key}: expected {_hint_text(hints[key])}, got {value!r}")
     return cls(**raw)
 
 
@@ -222,14 +259,89 @@ def _rewards(raw: Any) -> tuple[RewardSpec, ...]:
         if not isinstance(item, dict) or "name" not in item:
             raise RecipeError(f"rewards.{i}: expected a mapping with a name, got {item!r}")
         item = dict(item)
-        name, weight = item.pop("name"), float(item.pop("weight", 1.0))
+        name, weight = item.pop("name"), item.pop("weight", 1.0)
         if name not in REWARDS:
             raise RecipeError(f"rewards.{i}: unknown reward {name!r}; known: {sorted(REWARDS)}")
-        specs.append(RewardSpec(name, weight, item))
+        if isinstance(weight, bool) or not isinstance(weight, int | float):
+            raise RecipeError(f"rewards.{i}.weight: expected a number, got {weight!r}")
+        params = inspect.signature(REWARDS[name]).parameters
+        known = {p for p in params if p not in _REWARD_COLUMNS}
+        for key, value in item.items():
+            if key not in known:
+                raise RecipeError(
+                    f"rewards.{i}.{key}: not a parameter of the {name} reward; "
+                    f"known: {sorted(known) or 'none'}"
+                )
+            default = params[key].default
+            if default is not inspect.Parameter.empty and not _fits(value, type(default)):
+                raise RecipeError(
+                    f"rewards.{i}.{key}: expected {type(default).__name__}, got {value!r}"
+                )
+        specs.append(RewardSpec(name, float(weight), item))
     labels = [s.label for s in specs]
     if len(set(labels)) != len(labels):
         raise RecipeError(f"rewards: two rewards share a name in {labels}; give them modes")
     return tuple(specs)
+
+
+def config_class(trainer: str) -> type | None:
+    """TRL's config class for `trainer`, or None when TRL is not installed."""
+    try:
+        from trl import DPOConfig, GRPOConfig, SFTConfig
+    except ImportError:
+        return None
+    return {"sft": SFTConfig, "grpo": GRPOConfig, "dpo": DPOConfig}[trainer]
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a YAML value can stand for a field of type `hint` (unknown hints pass)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, h) for h in typing.get_args(hint))
+    if origin is typing.Literal:
+        return value in typing.get_args(hint)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return isinstance(value, str | hint)
+    if origin in (list, tuple):
+        return isinstance(value, list | tuple)
+    if origin is dict or hint is dict:
+        return isinstance(value, dict)
+    return True
+
+
+def check_args(trainer: str, args: dict[str, Any]) -> None:
+    """Every `args` key is a field of TRL's config class for `trainer`, with a value of its type."""
+    cls = config_class(trainer)
+    if cls is None:
+        return
+    names = {f.name for f in dataclasses.fields(cls)}
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # an annotation this Python cannot evaluate: check names only
+        hints = {}
+    for key, value in args.items():
+        if key not in names:
+            moved = f"; {_MOVED_ARGS[key]}" if key in _MOVED_ARGS else ""
+            raise RecipeError(f"args.{key}: not a {cls.__name__} field{moved}")
+        if key in hints and not _fits(value, hints[key]):
+            raise RecipeError(
+                f"args.{key}: {value!r} is not a valid {cls.__name__}.{key} "
+                f"(expected {_hint_text(hints[key])})"
+            )
+
+
+def _hint_text(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
 
 
 def build_recipe(raw: dict[str, Any], trainer: str) -> Recipe:
@@ -264,6 +376,7 @@ def build_recipe(raw: dict[str, Any], trainer: str) -> Recipe:
         rewards=_rewards(raw.get("rewards")),
         lora=LoraSpec() if lora is True else _build(LoraSpec, lora or None, "lora"),
         qlora=bool(raw.get("qlora", False)),
+        dtype=raw.get("dtype", "auto"),
         eval=_build(EvalSpec, eval_raw, "eval"),
         args=args,
     )
@@ -275,8 +388,15 @@ def build_recipe(raw: dict[str, Any], trainer: str) -> Recipe:
         raise RecipeError("data.hard (hinted hard problems) is for GRPO")
     if recipe.data.pairs is not None and trainer != "dpo":
         raise RecipeError("data.pairs (sampled preference pairs) is for DPO")
+    if recipe.dtype not in DTYPES:
+        raise RecipeError(f"dtype {recipe.dtype!r}: expected one of {DTYPES}")
     if recipe.qlora and recipe.lora is None:
         raise RecipeError("qlora trains a LoRA adapter on 4-bit weights: add a `lora` section")
     if "reward_weights" in args:
         raise RecipeError("give reward weights in `rewards`, not args.reward_weights")
+    check_args(trainer, args)
+    try:
+        tasks_for_format(recipe.eval.tasks, recipe.format)
+    except FormatTaskError as exc:
+        raise RecipeError(f"eval.tasks: {exc}") from None
     return recipe

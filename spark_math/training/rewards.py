@@ -5,18 +5,28 @@ as a keyword list (`answer`, `task`, `answer_format`, ...) plus `prompts` and `c
 Completions may be plain strings or conversational (`[{"role": "assistant", "content": ...}]`).
 
 - `correctness`: 1 if `spark_math.grading.grade` accepts the final answer, else 0.
-- `format`: 1 if the response follows its answer format (`mode`: strict or soft), else 0.
+- `format`: 1 if the response follows its answer format (`mode`: strict or soft) and states an
+  answer, else 0.
 - `hierarchical`: SPARKLE's -1 wrong, +1 correct but malformed, +2 correct and well formed.
 - `length`: `mode="target"` peaks at `target` tokens; `mode="cosine"` is open-r1's
   cosine-scaled reward (short correct answers and long wrong ones score best).
 - `xml_count`: 1/n for each of the format's n tags written exactly once, less 0.001 per
-  character after the last tag.
+  character after the last tag; 0 without an answer.
 - `repetition_penalty`: open-r1's `max_penalty` times the share of repeated word n-grams.
-- `arithmetic`: the share of the response's written calculations that are right
-  (`48/2 = 24`, `3*4-2 = 10`), a dense step-level signal for small models.
+- `arithmetic`: right calculations (`48/2 = 24`, `3*4-2 = 10`) less wrong ones, over the number
+  the reference solution writes (`reference_steps` column, else `min_steps`); each distinct
+  calculation counts once and trivial ones (`1=1`, `4*1=4`) not at all, so fewer, repeated or
+  trivial steps never score more. A dense step-level signal for small models.
+
+Format credit needs an answer: `format` and `xml_count` pay nothing unless the grader
+(`spark_math.grading.extract_answer`) finds a final answer that is not an abstention and, when
+the gold answer is a value, not bare words ("banana"); so an empty, unanswered or
+`<answer>\boxed{}</answer>` reply earns no format reward.
 
 Format-aware rewards read the `answer_format` column (`spark_math.training.formats`) and are
-scaffold-aware: when the prompt already opened the reasoning block, only the closing tags count.
+scaffold-aware: when the prompt already opened the reasoning block (SPARKLE stage 2: the prompt
+ends inside the assistant turn, after the hint), the completion continues it and owes only the
+closing tags.
 """
 
 from __future__ import annotations
@@ -29,7 +39,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from spark_math.grading import grade
+from spark_math.grading import extract_answer, grade
+from spark_math.grading.normalize import analyze
 
 from .formats import AnswerFormat, get_format, scaffolded
 
@@ -111,6 +122,26 @@ def _verdicts(completions: Sequence[Any], answer: Sequence[str], task: Sequence[
     ]
 
 
+def states_answer(text: str, gold: str | None = None, task: str | None = None) -> bool:
+    """Whether a response states a final answer the grader can read: one is extracted, it is no
+    abstention, and it is not bare words where the gold answer is a value."""
+    extracted = extract_answer(text, task)
+    if extracted is None or not extracted.strip() or _ABSTENTION.match(extracted):
+        return False
+    if gold is not None and analyze(extracted).kind == "words":
+        return analyze(str(gold)).kind == "words"
+    return True
+
+
+def _answered(completions: Sequence[Any], kwargs: dict[str, Any]) -> list[bool]:
+    n = len(completions)
+    golds, tasks = _column(kwargs.get("answer"), n), _column(kwargs.get("task"), n)
+    return [
+        states_answer(completion_text(c), gold, task)
+        for c, gold, task in zip(completions, golds, tasks, strict=True)
+    ]
+
+
 @register("correctness")
 def correctness(
     completions: Sequence[Any],
@@ -124,14 +155,20 @@ def correctness(
 
 @register("format")
 def format_reward(completions: Sequence[Any], mode: str = "strict", **kwargs: Any) -> list[float]:
-    """1.0 when the response follows its answer format (`strict` or `soft`), else 0.0."""
+    """1.0 when the response follows its answer format (`strict` or `soft`) and states an
+    answer (`states_answer`), else 0.0."""
     if mode not in ("strict", "soft"):
         raise ValueError(f"format reward mode must be 'strict' or 'soft', got {mode!r}")
     formats = _formats(kwargs)
     scaffolds = _scaffolds(kwargs, formats)
     return [
-        float((fmt.is_strict if mode == "strict" else fmt.is_soft)(completion_text(c), scaffold))
-        for c, fmt, scaffold in zip(completions, formats, scaffolds, strict=True)
+        float(
+            answered
+            and (fmt.is_strict if mode == "strict" else fmt.is_soft)(completion_text(c), scaffold)
+        )
+        for c, fmt, scaffold, answered in zip(
+            completions, formats, scaffolds, _answered(completions, kwargs), strict=True
+        )
     ]
 
 
@@ -212,11 +249,21 @@ def length(
 
 @register("xml_count")
 def xml_count(completions: Sequence[Any], **kwargs: Any) -> list[float]:
-    """Partial credit per tag written exactly once, less 0.001 per character after the last tag."""
+    """Partial credit per tag written exactly once, less 0.001 per character after the last tag;
+    0 for a response that states no answer (`states_answer`)."""
     formats = _formats(kwargs)
     scores = []
-    for c, fmt, scaffold in zip(completions, formats, _scaffolds(kwargs, formats), strict=True):
+    for c, fmt, scaffold, answered in zip(
+        completions,
+        formats,
+        _scaffolds(kwargs, formats),
+        _answered(completions, kwargs),
+        strict=True,
+    ):
         text = completion_text(c)
+        if not answered:
+            scores.append(0.0)
+            continue
         tags = fmt.required_tags(scaffold)
         if not tags:  # the boxed format has no tags
             scores.append(float(text.count("\\boxed{") == 1))
@@ -247,7 +294,8 @@ def repetition_penalty(
     return scores
 
 
-_CALCULATION = re.compile(r"[-+*/()\d\s.]*\d[-+*/()\d\s.]*(?:=[-+*/()\d\s.]*\d[-+*/()\d\s.]*)+")
+_EXPR = r"[-+*/()\d \t.]*\d[-+*/()\d \t.]*"  # one line: a calculation never spans lines
+_CALCULATION = re.compile(rf"{_EXPR}(?:={_EXPR})+")
 _OPERATORS = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -268,30 +316,74 @@ def _value(node: ast.AST) -> float:
     raise ValueError("not arithmetic")
 
 
-def _claims(text: str) -> list[bool]:
-    """Whether each written `lhs = rhs` between two arithmetic expressions holds."""
-    results = []
+def _work(node: ast.AST) -> int:
+    """The operations of an expression that change a value: `x*1`, `x/1`, `x+0`, `x-0`, `0*x`
+    and `x*0` are no work (a bare number is none either)."""
+    if isinstance(node, ast.UnaryOp):
+        return _work(node.operand)
+    if not isinstance(node, ast.BinOp):
+        return 0
+    left, right = node.left, node.right
+    consts = {
+        side: _value(n) if isinstance(n, ast.Constant) else None
+        for side, n in (("l", left), ("r", right))
+    }
+    identity = (
+        (isinstance(node.op, ast.Mult) and (consts["l"] in (0, 1) or consts["r"] in (0, 1)))
+        or (isinstance(node.op, ast.Div) and consts["r"] == 1)
+        or (isinstance(node.op, ast.Add) and 0 in (consts["l"], consts["r"]))
+        or (isinstance(node.op, ast.Sub) and consts["r"] == 0)
+    )
+    return int(not identity) + _work(left) + _work(right)
+
+
+def calculations(text: str) -> dict[tuple[str, str], bool]:
+    """Every distinct non-trivial written `lhs = rhs` between two arithmetic expressions, and
+    whether it holds. A chain `a = b = c` is two calculations; one in which neither side does
+    any work (`1 = 1`, `4*1 = 4`) or whose sides are the same text is trivial and left out."""
+    found: dict[tuple[str, str], bool] = {}
     for match in _CALCULATION.finditer(text):
-        values = []
+        sides = []
         for side in match.group().split("="):
             side = side.strip(" \t\n.")  # sentence periods are not decimal points
             try:
                 if len(side) > 64:
                     raise ValueError("too long")
-                values.append(_value(ast.parse(side, mode="eval").body))
-            except (SyntaxError, ValueError, ZeroDivisionError, RecursionError):
-                values.append(None)
-        for left, right in itertools.pairwise(values):
-            if left is not None and right is not None:
-                results.append(math.isclose(left, right, rel_tol=1e-9, abs_tol=1e-9))
-    return results
+                node = ast.parse(side, mode="eval").body
+                sides.append(("".join(side.split()), _value(node), _work(node)))
+            except (SyntaxError, ValueError, ZeroDivisionError, RecursionError, TypeError):
+                sides.append(None)
+        for left, right in itertools.pairwise(sides):
+            if left is None or right is None or left[0] == right[0] or left[2] + right[2] == 0:
+                continue
+            holds = math.isclose(left[1], right[1], rel_tol=1e-9, abs_tol=1e-9)
+            found.setdefault((left[0], right[0]), holds)
+    return found
+
+
+def count_calculations(text: str) -> int:
+    """The number of distinct non-trivial calculations `text` writes (a reference solution's
+    `reference_steps`)."""
+    return len(calculations(text))
 
 
 @register("arithmetic")
-def arithmetic(completions: Sequence[Any], **kwargs: Any) -> list[float]:
-    """The share of the calculations written in the response that are right (0 if none)."""
+def arithmetic(
+    completions: Sequence[Any],
+    min_steps: int = 1,
+    reference_steps: Sequence[int | None] | None = None,
+    **kwargs: Any,
+) -> list[float]:
+    """(right - wrong) / needed, floored at 0 and at most 1, over the distinct non-trivial
+    calculations the response writes (`calculations`); `needed` is the larger of the reference
+    solution's count (`reference_steps`, when the dataset has it), `min_steps` and the number
+    written. Dropping a right step, repeating one or writing `1 = 1` never raises it."""
+    needed = _column(reference_steps, len(completions))
     scores = []
-    for c in completions:
-        claims = _claims(completion_text(c))
-        scores.append(sum(claims) / len(claims) if claims else 0.0)
+    for c, reference in zip(completions, needed, strict=True):
+        claims = calculations(completion_text(c))
+        right = sum(claims.values())
+        wrong = len(claims) - right
+        total = max(len(claims), min_steps, reference or 0, 1)
+        scores.append(max(0, right - wrong) / total)
     return scores

@@ -1,23 +1,42 @@
 """Run a recipe with TRL's SFTTrainer, GRPOTrainer or DPOTrainer (LoRA/QLoRA through peft).
 
 The run folder (`args.output_dir`) gets `checkpoint-N/` folders (a rerun resumes from the last
-one), `log.jsonl` (every logged step: TRL's metrics plus wall time and, for GRPO without a KL
-term, `kl_start`), `recipe.json` and, at the end, `final/` (the model or the LoRA adapter).
+one and says so), `log.jsonl` (every logged step: TRL's metrics plus wall time and, for GRPO
+without a KL term, `kl_start`), `recipe.json` and, at the end, `final/` (the model or the LoRA
+adapter, with `spark_math_training.json`: the answer format, trainer and step it was trained to).
+A rerun of a finished run (its `final/` record reaches the recipe's `max_steps`) trains nothing
+and says "already finished", unless forced.
+
+SPARKLE stage 2's hinted prompts end inside the assistant turn. TRL's GRPOTrainer renders a
+conversational prompt with `add_generation_prompt=True`, which would close the hint as a finished
+assistant message and open a new turn; so when any prompt is prefilled, every prompt is rendered
+to text here (`data.render_prompt`: the hint continued with `continue_final_message=True`, the
+others with the generation prompt) and GRPO sees plain-text prompts whose completion continues
+the hint.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
 
-from .data import build_dataset, prompt_text
-from .export import has_gpu
-from .recipes import Recipe
+from .data import build_dataset, is_prefilled, prompt_text, render_prompt
+from .export import (
+    has_gpu,
+    is_main_process,
+    read_training_record,
+    resolve_dtype,
+    wait_for_everyone,
+    write_training_record,
+)
+from .recipes import Recipe, config_class
 from .rewards import build_reward
 
 LOG_FILE = "log.jsonl"
@@ -75,7 +94,10 @@ class KLProbe:
         texts = [prompt_text(tokenizer, p) for p in prompts]
         side = tokenizer.padding_side
         tokenizer.padding_side = "left"
-        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        # Text prompts are tokenized as TRL does (special tokens added); a rendered chat
+        # template already holds its own.
+        special = all(isinstance(p, str) for p in prompts)
+        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=special)
         tokenizer.padding_side = side
         enc = {k: v.to(model.device) for k, v in enc.items()}
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
@@ -125,22 +147,48 @@ class KLProbe:
         return float((k3 * tokens).sum() / tokens.sum().clamp(min=1))
 
 
-def trl_config(recipe: Recipe):
-    """TRL's config for the recipe's trainer, from `args` unchanged (plus CPU-safe defaults and
-    the reward weights)."""
-    from trl import DPOConfig, GRPOConfig, SFTConfig
+def check_device(recipe: Recipe) -> None:
+    """What this machine cannot run, in one line naming the recipe: QLoRA's 4-bit weights need
+    bitsandbytes on a CUDA GPU."""
+    if not recipe.qlora:
+        return
+    where = recipe.source or "recipe"
+    if not has_gpu():
+        raise ValueError(
+            f"{where}: qlora: true loads the base in 4-bit NF4, which needs a CUDA GPU and "
+            "bitsandbytes; on a CPU pass qlora=false (the same LoRA adapter on float32 weights)"
+        )
+    import importlib.util
 
-    cls = {"sft": SFTConfig, "grpo": GRPOConfig, "dpo": DPOConfig}[recipe.trainer]
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ValueError(
+            f"{where}: qlora: true needs bitsandbytes: pip install 'spark-math[qlora]'"
+        )
+
+
+def trl_config(recipe: Recipe):
+    """TRL's config for the recipe's trainer, from `args` unchanged (plus CPU-safe defaults, the
+    weights' dtype and the reward weights)."""
+    check_device(recipe)
+    cls = config_class(recipe.trainer)
     args = dict(recipe.args)
     if not has_gpu():  # TRL defaults to bf16, which a CPU rejects (or emulates ~10x slower)
         args.setdefault("use_cpu", True)
         args.setdefault("bf16", False)
+    # TRL loads a model named by path in float32 unless told otherwise: the recipe's dtype
+    # (auto: bfloat16 on a GPU) goes in model_init_kwargs, unless args already set one there.
+    init = args.get("model_init_kwargs")
+    if init is None or isinstance(init, dict):
+        init = dict(init or {})
+        init.setdefault("dtype", resolve_dtype(recipe.dtype))
+        args["model_init_kwargs"] = init
     if recipe.trainer == "grpo":
         args["reward_weights"] = [r.weight for r in recipe.rewards]
     try:
         return cls(**args)
-    except TypeError as exc:
-        raise ValueError(f"args: not a {cls.__name__} field ({exc})") from None
+    except (TypeError, ValueError) as exc:
+        message = " ".join(str(exc).split())
+        raise ValueError(f"{recipe.source or 'recipe'}: args: {cls.__name__}: {message}") from None
 
 
 def peft_config(recipe: Recipe):
@@ -165,11 +213,15 @@ def quantization_config(recipe: Recipe):
     import torch
     from transformers import BitsAndBytesConfig
 
+    dtype = getattr(torch, resolve_dtype(recipe.dtype))
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=torch.bfloat16 if has_gpu() else torch.float32,
+        bnb_4bit_compute_dtype=dtype,
+        # packed 4-bit weights stored in the model's dtype, which ZeRO-3 and FSDP need to shard
+        # them alongside the other (bf16) parameters
+        bnb_4bit_quant_storage=dtype,
     )
 
 
@@ -190,15 +242,22 @@ def build_trainer(recipe: Recipe, rows: list[dict[str, Any]] | None = None):
     from trl import DPOTrainer, GRPOTrainer, SFTTrainer
 
     config = trl_config(recipe)
-    dataset = Dataset.from_list(rows if rows is not None else build_dataset(recipe))
+    rows = rows if rows is not None else build_dataset(recipe)
     out = recipe.output_dir
     common: dict[str, Any] = {
         "model": recipe.model,
         "args": config,
-        "train_dataset": dataset,
         "peft_config": peft_config(recipe),
         "quantization_config": quantization_config(recipe),
     }
+    if recipe.trainer == "grpo" and any(is_prefilled(row["prompt"]) for row in rows):
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(recipe.model, padding_side="left")
+        rows = [dict(row, prompt=render_prompt(tokenizer, row["prompt"])) for row in rows]
+        common["processing_class"] = tokenizer
+    dataset = Dataset.from_list(rows)
+    common["train_dataset"] = dataset
     if recipe.trainer == "sft":
         return SFTTrainer(**common, callbacks=[RunLog(out / LOG_FILE)])
     if recipe.trainer == "dpo":
@@ -214,13 +273,77 @@ def build_trainer(recipe: Recipe, rows: list[dict[str, Any]] | None = None):
     return trainer
 
 
-def train(recipe: Recipe, resume: bool = True) -> Path:
-    """Train, resuming from the last checkpoint in the run folder; return the final model folder."""
+def finished_run(recipe: Recipe) -> dict[str, Any] | None:
+    """The training record of the run folder's `final/` when the run is finished for this
+    recipe (trained to at least its `max_steps`, when it sets one), else None."""
+    record = read_training_record(recipe.output_dir / FINAL_DIR)
+    if record is None or "global_step" not in record:
+        return None
+    max_steps = recipe.args.get("max_steps")
+    if isinstance(max_steps, int) and max_steps > 0 and record["global_step"] < max_steps:
+        return None
+    return record
+
+
+def _silent(_: str) -> None:
+    """The messages of a non-main process (rank 0 prints them once)."""
+
+
+def _step(checkpoint: str) -> int:
+    return int(Path(checkpoint).name.split("-")[-1])
+
+
+def train(
+    recipe: Recipe,
+    resume: bool = True,
+    force: bool = False,
+    echo: Callable[[str], None] = print,
+) -> Path:
+    """Train and return the final model folder. A finished run is left as it is ("already
+    finished"); an unfinished one resumes from its last complete checkpoint ("resuming from
+    step N"). `force` trains from step 0, deleting the run's checkpoints and final model first;
+    `resume=False` starts from step 0 without deleting anything."""
     out = recipe.output_dir
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "recipe.json").write_text(json.dumps(asdict(recipe), indent=2, default=str) + "\n")
-    trainer = build_trainer(recipe)
-    trainer.train(resume_from_checkpoint=last_checkpoint(out) if resume else None)
     final = out / FINAL_DIR
+    main = is_main_process()  # under a multi-GPU launch, the files and messages are rank 0's
+    if not main:
+        echo = _silent
+    done = finished_run(recipe)
+    if done is not None and not force:
+        step = done["global_step"]
+        echo(f"{out}: already finished at step {step} ({final}); --force trains again")
+        return final
+    if force and main:
+        stale = [*out.glob("checkpoint-*"), final, out / "kl_probe.pt"] if out.is_dir() else []
+        stale = [path for path in stale if path.exists()]
+        for path in stale:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        if stale:
+            echo(f"{out}: --force: deleted the previous checkpoints and final model")
+    wait_for_everyone()  # no rank looks for checkpoints while rank 0 deletes them
+    checkpoint = last_checkpoint(out) if resume and not force else None
+    if checkpoint is not None:
+        echo(f"{out}: resuming from step {_step(checkpoint)} ({checkpoint})")
+    else:
+        echo(f"{out}: training from step 0")
+    out.mkdir(parents=True, exist_ok=True)
+    if main:
+        text = json.dumps(asdict(recipe), indent=2, default=str) + "\n"
+        (out / "recipe.json").write_text(text)
+    trainer = build_trainer(recipe)
+    trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(str(final))
+    if trainer.is_world_process_zero():  # written last: its presence means finished
+        write_training_record(
+            final,
+            {
+                "format": recipe.format,
+                "trainer": recipe.trainer,
+                "model": recipe.model,
+                "recipe": recipe.source,
+                "global_step": trainer.state.global_step,
+                "max_steps": trainer.state.max_steps,
+            },
+        )
+        echo(f"{out}: finished at step {trainer.state.global_step} ({final})")
     return final
