@@ -163,7 +163,7 @@ def test_non_answers_are_retried_never_cached_and_stop_the_run(
 
 def test_excluded_non_answers_are_counted_not_scored_wrong() -> None:
     """on_failure=exclude: a document's failed samples leave its accuracy and are counted."""
-    from spark_math.harness_tasks.scoring import grade_samples, sample_metrics
+    from spark_math.harness_tasks.scoring import grade_samples, metric_names, sample_metrics
     from spark_math.models.generation import Generation
 
     answers = [
@@ -173,7 +173,9 @@ def test_excluded_non_answers_are_counted_not_scored_wrong() -> None:
         Generation("The answer is \\boxed{4}.", status="ok"),
     ]
     metrics = sample_metrics(grade_samples(answers, "3", "math"))
-    assert metrics["pass@1"] == metrics["avg@2"] == 0.5
+    assert metrics["pass@1"] == metrics["avg@4"] == 0.5  # over the 2 answers of 4 drawn
+    assert metrics["pass@2"] == 1.0 and "pass@4" not in metrics  # pass@4 needs 4 answers
+    assert set(metrics) <= set(metric_names(4))  # every name is in the task's metric_list
     assert (metrics["failed"], metrics["blocked"], metrics["empty"]) == (0.25, 0.25, 0.0)
     only_failures = [Generation("", status="failed")] * 2
     assert sample_metrics(grade_samples(only_failures, "3", "math")) == {

@@ -166,20 +166,22 @@ def sample_metrics(records: Sequence[dict]) -> dict[str, float]:
     counts = {}
     if any(status is not None for status in statuses):
         counts = {name: statuses.count(name) / len(records) for name in sorted(NOT_ANSWERED)}
-    records = [r for r in records if r.get("status") not in NOT_ANSWERED]
-    if not records:
+    answered = [r for r in records if r.get("status") not in NOT_ANSWERED]
+    if not answered:
         return counts
-    return _answered_metrics(records) | counts
+    return _answered_metrics(answered, drawn=len(records)) | counts
 
 
-def _answered_metrics(records: Sequence[dict]) -> dict[str, float]:
+def _answered_metrics(records: Sequence[dict], drawn: int) -> dict[str, float]:
+    """Metrics over the answered records; names follow the `drawn` samples (`avg@8` when 7 of 8
+    were answered, so every document reports the task's metrics), and pass@k needs k answers."""
     n = len(records)
     correct = sum(bool(r["correct"]) for r in records)
     scores = {"exact_match": float(records[0]["correct"])}
-    scores.update({f"pass@{k}": pass_at_k(n, correct, k) for k in pass_ks(n)})
-    if n > 1:
-        scores[f"avg@{n}"] = correct / n
-        scores[f"maj@{n}"] = float(majority_correct(records))
+    scores.update({f"pass@{k}": pass_at_k(n, correct, k) for k in pass_ks(drawn) if k <= n})
+    if drawn > 1:
+        scores[f"avg@{drawn}"] = correct / n
+        scores[f"maj@{drawn}"] = float(majority_correct(records))
     truncated = [r.get("truncated") for r in records]
     if None not in truncated:
         scores["truncated"] = sum(map(bool, truncated)) / n
