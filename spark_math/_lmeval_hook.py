@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 from importlib.abc import MetaPathFinder
 from pathlib import Path
@@ -81,19 +80,17 @@ def _without_overlaps(manager, names: list[str]) -> list[str]:
     and groups inside (or overlapping) an earlier matched group are dropped."""
     index = manager.task_index
     kinds = {n: index[n].kind.name if n in index else "" for n in names}
-    groups = sorted(
-        (n for n in names if kinds[n] == "GROUP"), key=lambda g: -len(_members(manager, g))
-    )
+    members = {n: _members(manager, n) for n in names if kinds[n] in ("GROUP", "TAG")}
+    groups = sorted((n for n in names if kinds[n] == "GROUP"), key=lambda g: -len(members[g]))
     kept_groups, covered = [], set()
     for group in groups:
-        members = _members(manager, group)
-        if not members & covered:
+        if not members[group] & covered:
             kept_groups.append(group)
-            covered |= members
+            covered |= members[group]
     tasks = set()
     for name in names:
         if kinds[name] == "TAG":
-            tasks |= _members(manager, name)
+            tasks |= members[name]
         elif kinds[name] != "GROUP":
             tasks.add(name)
     return sorted(kept_groups) + sorted(tasks - covered)
@@ -135,21 +132,11 @@ def _register_models(module) -> None:
             module.model_registry.register(name, target=target)
 
 
-_SECRET_ARG = re.compile(r"""(api[_-]?key['"]?\s*[:=]\s*['"]?)([^'",\s}]+)""", re.IGNORECASE)
-KEY_VARS = ("GOOGLE_API_KEY", "GEMINI_API_KEY", "OPENAI_API_KEY")
-
-
-def redact(text: str) -> str:
-    """`text` without API keys: the values of the key variables, and any `api_key=...`."""
-    for var in KEY_VARS:
-        if (secret := os.environ.get(var)) and len(secret) >= 8:
-            text = text.replace(secret, "[REDACTED]")
-    return _SECRET_ARG.sub(r"\1[REDACTED]", text)
-
-
 def _redact_log_records() -> None:
     """Every log record made from now on is redacted (lm-eval logs its model_args, however the
     user passed a key in them, before any backend sees them)."""
+    from spark_math.errors import redact
+
     make = logging.getLogRecordFactory()
     if getattr(make, "_spark_math", False):
         return
@@ -177,7 +164,7 @@ def _patch_cli(module) -> None:
         return
 
     def cli_evaluate(*args, **kwargs):
-        from spark_math.errors import SparkMathError, debugging
+        from spark_math.errors import SparkMathError, debugging, redact
 
         try:
             return original(*args, **kwargs)

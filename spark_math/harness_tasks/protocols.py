@@ -8,7 +8,6 @@ and docs/protocols.md.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 
@@ -55,7 +54,6 @@ PROTOCOLS: dict[str, Protocol] = {
         ),
     )
 }
-_K_SUFFIX = re.compile(r"_k\d+$")
 
 
 def protocol_of(task: str) -> tuple[Protocol | None, str]:

@@ -42,7 +42,7 @@ from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 from tqdm import tqdm
 
-from spark_math.errors import SparkMathError
+from spark_math.errors import SparkMathError, redact
 from spark_math.models._cache import ResponseCache
 from spark_math.models._gemini_request import (
     KNOWN_GEN_KWARGS,
@@ -70,15 +70,7 @@ class GeminiError(SparkMathError, RuntimeError):
     """A Gemini failure; the message never holds the API key."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(scrub(message))
-
-
-def scrub(text: str) -> str:
-    """Replace any API key found in the environment by ``[REDACTED]``."""
-    for var in KEY_VARS:
-        if (secret := os.environ.get(var)) and len(secret) >= 8:  # a real key, not a test's "x"
-            text = text.replace(secret, "[REDACTED]")
-    return text
+        super().__init__(redact(message))
 
 
 def _vertex_enabled() -> bool:
@@ -174,7 +166,7 @@ def _retry_after(err: errors.APIError) -> float | None:
 
 
 def _describe(err: errors.APIError) -> str:
-    return scrub(f"HTTP {err.code} {err.status or ''}: {err.message or ''}".strip())
+    return redact(f"HTTP {err.code} {err.status or ''}: {err.message or ''}".strip())
 
 
 def _refusal(err: errors.APIError, model: str) -> str:
@@ -467,10 +459,10 @@ class _Run:
         except (TimeoutError, asyncio.TimeoutError):
             raise _Retry(f"timeout after {self.lm.timeout:g} s") from None
         except ValueError as err:  # a 200 whose body is not a valid response
-            raise _Retry(scrub(f"malformed response: {type(err).__name__}: {err}")) from None
+            raise _Retry(redact(f"malformed response: {type(err).__name__}: {err}")) from None
         except Exception as err:
             if type(err).__module__.split(".")[0] in _TRANSPORT_MODULES or isinstance(err, OSError):
-                raise _Retry(scrub(f"connection error: {type(err).__name__}: {err}")) from None
+                raise _Retry(redact(f"connection error: {type(err).__name__}: {err}")) from None
             raise
         entry = parse_response(response)
         if entry["status"] == "empty":  # an empty body or no text: ask again

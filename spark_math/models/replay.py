@@ -42,8 +42,15 @@ from lm_eval.utils import handle_non_serializable, hash_string
 
 from spark_math.errors import SparkMathError
 from spark_math.models.generation import STATUSES, Generation
-from spark_math.rescore import Fields, RescoreError, read_records, task_of, truncation
-from spark_math.rescore.paths import PathError, PathSyntaxError, parse_path, resolve
+from spark_math.rescore import (
+    Fields,
+    RescoreError,
+    read_field,
+    read_records,
+    record_responses,
+    task_of,
+)
+from spark_math.rescore.paths import PathError
 
 # lm-eval's command line shows its own logger hierarchy only, so report under it.
 logger = logging.getLogger("lm_eval.spark_replay")
@@ -128,32 +135,21 @@ def sample_files(samples: str | Path | Sequence[str | Path], any_json: bool = Fa
 
 def read_records_of(path: Path, fields: Fields, notes: list[str] | None = None) -> list[Recording]:
     """Every record of a file in any layout `spark-math rescore` reads (JSON Lines, array,
-    object), its responses at `fields.response` and its problem text at `fields.problem`
-    (default ``problem``): requests find them by prompt text."""
+    object), its responses as rescore reads them (`record_responses`) and its problem text at
+    `fields.problem` (default ``problem``): requests find them by prompt text."""
     recordings = []
     try:
         for where, record in read_records(path, fields, notes):
             try:
-                responses = resolve(record, parse_path(fields.response or "response"))
-                prompt = resolve(record, parse_path(fields.problem or "problem"))
-                reasons = None
-                if fields.finish_reason:
-                    reasons = resolve(record, parse_path(fields.finish_reason))
-            except (PathError, PathSyntaxError) as exc:
+                responses, truncated = record_responses(record, fields)
+                prompt = read_field(record, fields.problem, "problem")
+            except (PathError, TypeError, ValueError) as exc:
                 raise ReplayError(f"{where}: {exc}") from None
-            responses = responses if isinstance(responses, list) else [responses]
-            if not responses or not all(isinstance(r, str) for r in responses):
-                raise ReplayError(f"{where}: the responses are not text or a list of texts")
             if not isinstance(prompt, str):
                 raise ReplayError(f"{where}: the problem is not text")
-            reasons = reasons if isinstance(reasons, list) else [reasons] * len(responses)
-            if len(reasons) != len(responses):
-                raise ReplayError(
-                    f"{where}: {len(reasons)} finish reasons, {len(responses)} responses"
-                )
+            cuts = truncated or [None] * len(responses)
             generations = tuple(
-                Generation(r, truncated=truncation(why))
-                for r, why in zip(responses, reasons, strict=True)
+                Generation(r, truncated=cut) for r, cut in zip(responses, cuts, strict=True)
             )
             line = int(where.rpartition(":")[2] or 0)
             recordings.append(Recording(str(path), line, 0, prompt, "", generations, where))

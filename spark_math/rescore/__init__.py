@@ -548,6 +548,52 @@ def _plain_samples(
     ]
 
 
+def read_field(
+    record: dict[str, Any],
+    path: str | None,
+    default: str,
+    system: str | None = None,
+    required: bool = True,
+) -> Any:
+    """The value at a `Fields` path (None: the `default` field) for one ``*`` key; PathError
+    when a required field is missing, None when an optional one is."""
+    if path is None and default not in record:
+        if required:
+            raise PathError(
+                f"neither 'resps' (lm-eval samples) nor {default!r}: pass --{default} PATH"
+                if default == "response"
+                else f"missing field {default!r}"
+            )
+        return None
+    path = path or default
+    try:
+        return resolve(record, bind(path, system))
+    except PathError as exc:
+        shown = path.replace(WILDCARD, system or WILDCARD)
+        raise PathError(f"cannot read {shown!r}: {exc}") from None
+
+
+def record_responses(
+    record: dict[str, Any], fields: Fields, system: str | None = None
+) -> tuple[list[str], list[bool | None] | None]:
+    """A record's responses (one, a list, or a list joined by `fields.join`) and, when
+    `fields.finish_reason` is given, whether each was cut off (`truncation`)."""
+    responses = read_field(record, fields.response, "response", system)
+    if isinstance(responses, list) and fields.join:
+        responses = "\n\n".join("" if r is None else str(r) for r in responses)
+    responses = [responses] if not isinstance(responses, list) else responses
+    responses = ["" if r is None else r for r in responses]
+    if not responses or not all(isinstance(r, str) for r in responses):
+        raise TypeError("the response must be text or a non-empty list of texts")
+    if fields.finish_reason is None:
+        return responses, None
+    reasons = read_field(record, fields.finish_reason, "finish_reason", system)
+    reasons = reasons if isinstance(reasons, list) else [reasons] * len(responses)
+    if len(reasons) != len(responses):
+        raise ValueError(f"{len(reasons)} finish reasons for {len(responses)} responses")
+    return responses, [truncation(r) for r in reasons]
+
+
 def _plain_sample(
     record: dict[str, Any],
     where: str,
@@ -560,28 +606,9 @@ def _plain_sample(
     """A record's sample for one ``*`` key; its gold is "" when `golds` lacks its problem."""
 
     def read(path: str | None, default: str, required: bool = True) -> Any:
-        if path is None and default not in record:
-            if required:
-                raise PathError(
-                    f"neither 'resps' (lm-eval samples) nor {default!r}: pass --{default} PATH"
-                    if default == "response"
-                    else f"missing field {default!r}"
-                )
-            return None
-        path = path or default
-        try:
-            return resolve(record, bind(path, system))
-        except PathError as exc:
-            shown = path.replace(WILDCARD, system or WILDCARD)
-            raise PathError(f"cannot read {shown!r}: {exc}") from None
+        return read_field(record, path, default, system, required)
 
-    responses = read(fields.response, "response")
-    if isinstance(responses, list) and fields.join:
-        responses = "\n\n".join("" if r is None else str(r) for r in responses)
-    responses = [responses] if not isinstance(responses, list) else responses
-    responses = ["" if r is None else r for r in responses]
-    if not responses or not all(isinstance(r, str) for r in responses):
-        raise TypeError("the response must be text or a non-empty list of texts")
+    responses, truncated = record_responses(record, fields, system)
     if golds is None:
         gold = read(fields.gold, "gold")
         if not isinstance(gold, (str, int, float)) or isinstance(gold, bool) or gold == "":
@@ -596,13 +623,6 @@ def _plain_sample(
     labels = [] if labels is None else labels if isinstance(labels, list) else [labels]
     if len(labels) > len(responses):
         raise ValueError(f"{len(labels)} labels for {len(responses)} responses")
-    truncated = None
-    if fields.finish_reason is not None:
-        reasons = read(fields.finish_reason, "finish_reason")
-        reasons = reasons if isinstance(reasons, list) else [reasons] * len(responses)
-        if len(reasons) != len(responses):
-            raise ValueError(f"{len(reasons)} finish reasons for {len(responses)} responses")
-        truncated = [truncation(r) for r in reasons]
     doc_id = read(fields.id, "id", required=fields.id is not None)
     return Sample(
         str(doc_id) if doc_id is not None else where.rpartition(":")[2],
