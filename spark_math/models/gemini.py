@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import re
+import urllib.request
 from collections import Counter
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,12 +30,13 @@ from typing import Any, TypeVar
 import lm_eval.models  # noqa: F401  (fill the registry before adding to it, see get_model)
 
 try:
+    import aiohttp
     import tenacity
     from google import genai
     from google.genai import errors, types
 except ImportError as exc:  # the optional extra is not installed
     raise ImportError(
-        f"the gemini backend needs google-genai and tenacity ({exc}): "
+        f"the gemini backend needs google-genai, aiohttp and tenacity ({exc}): "
         "pip install 'spark-math[gemini]'"
     ) from exc
 from lm_eval.api.instance import Instance
@@ -183,6 +185,16 @@ def _is_fatal(err: errors.APIError) -> bool:
     return err.code in FATAL_CODES or "API_KEY_INVALID" in str(err.details)
 
 
+def _session() -> aiohttp.ClientSession:
+    """An HTTP session for the SDK's async client (call it in the running loop). The SDK's own
+    session trusts the environment, which makes aiohttp look proxies and netrc up in a thread
+    on every request (2 thread hops, ~0.5 ms of CPU); it does so here only when a proxy or a
+    netrc file is there to honour."""
+    netrc = Path(os.environ.get("NETRC") or Path.home() / ".netrc")
+    trust_env = bool(urllib.request.getproxies()) or netrc.exists()
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), trust_env=trust_env)
+
+
 def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """``asyncio.run``, from a worker thread when a loop already runs here (notebooks)."""
     try:
@@ -215,6 +227,12 @@ class GeminiLM(LM):
             empty) does to the run: ``error`` (default) stops it once every request was tried
             (answers are cached: a rerun asks only the missing ones again); ``exclude`` scores
             the run without them, counted in the ``failed``/``blocked``/``empty`` metrics.
+        batch: ``true`` sends what the cache lacks as Gemini Batch Mode jobs (half the price,
+            answers within hours; needs the cache and the Gemini Developer API): a killed run
+            started again resumes its jobs, and what a batch does not answer goes online
+            (``spark_math.models.gemini_batch``).
+        batch_poll_s: seconds between two reads of the batch jobs' state.
+        batch_max_requests: requests per batch job at most (a job also stays under 16 MB).
     """
 
     def __init__(
@@ -230,6 +248,9 @@ class GeminiLM(LM):
         retry_delay: float = 1.0,
         max_consecutive_failures: int = 20,
         on_failure: str = "error",
+        batch: bool = False,
+        batch_poll_s: float = 30.0,
+        batch_max_requests: int = 10_000,
         **kwargs: Any,
     ) -> None:
         super().__init__()
@@ -258,6 +279,15 @@ class GeminiLM(LM):
         if on_failure not in ON_FAILURE:
             raise GeminiError(f"gemini: on_failure must be one of {ON_FAILURE}, got {on_failure!r}")
         self.on_failure = on_failure
+        self.batch = str(batch).lower() in {"true", "1"}
+        self.batch_poll_s = float(batch_poll_s)
+        self.batch_max_requests = max(1, int(batch_max_requests))
+        if self.batch and (self.cache_path is None or _vertex_enabled()):
+            raise GeminiError(
+                "gemini: batch=true needs the cache (it records the batch jobs, so that a rerun "
+                "resumes them instead of paying twice) and the Gemini Developer API (Vertex AI "
+                "batch prediction reads Cloud Storage or BigQuery)."
+            )
         self.outcomes: list[Outcome] = []  # of the last generate_until call
 
     @property
@@ -333,12 +363,14 @@ class GeminiLM(LM):
             "model_args to score the run without them (their counts are reported)."
         )
 
-    def _client(self) -> genai.Client:
+    def _client(self, session: aiohttp.ClientSession | None = None) -> genai.Client:
+        """The SDK client; async calls go through `session` when given (see `_session`)."""
         options = types.HttpOptions(
             base_url=self.base_url,
             api_version=self.api_version,
             timeout=int(self.timeout * 1000),
             retry_options=types.HttpRetryOptions(attempts=1),  # we retry, with our own counts
+            aiohttp_client=session,
         )
         return genai.Client(http_options=options)
 
@@ -352,9 +384,24 @@ class GeminiLM(LM):
                 if entry := cache.get(key):
                     outcomes[i] = Outcome.of(entry, cached=True)
         todo = [(i, built[i], keys[i]) for i, o in enumerate(outcomes) if o is None]
+        if self.batch and cache and todo:  # what the batch jobs answer skips the online path
+            from spark_math.models.gemini_batch import answer_in_batches
+
+            try:
+                answered = await answer_in_batches(self, todo, cache, disable_tqdm)
+            except BaseException:
+                cache.close()
+                raise
+            for i, _, key in todo:
+                if key in answered:
+                    outcomes[i] = Outcome.of(answered[key])
+            todo = [item for item in todo if outcomes[item[0]] is None]
+        from_batch = sum(o is not None and not o.cached for o in outcomes)
         jobs = iter(todo)
-        client = self._client()
+        session = _session()
+        client = self._client(session)
         run = _Run(self, client, cache, len(built), len(built) - len(todo), disable_tqdm)
+        run.succeeded = from_batch  # answers sent this run, in batch jobs
         workers = [asyncio.create_task(run.worker(jobs, outcomes)) for _ in range(self.concurrency)]
         try:
             await asyncio.gather(*workers)
@@ -365,6 +412,7 @@ class GeminiLM(LM):
             run.bar.close()
             await client.aio.aclose()
             client.close()
+            await session.close()
             if cache:
                 cache.close()
         done = [o for o in outcomes if o is not None]
@@ -385,6 +433,8 @@ class _Run:
         disable_tqdm: bool,
     ) -> None:
         self.lm, self.client, self.cache = lm, client, cache
+        named = lm.model.startswith(("models/", "tunedModels/"))
+        self.model_path = lm.model if named else f"models/{lm.model}"
         self.bar = tqdm(
             total=total,
             initial=cached,
@@ -419,16 +469,12 @@ class _Run:
             )
 
     async def fetch(self, request: GeminiRequest, key: str) -> Outcome:
-        retrying = tenacity.AsyncRetrying(
-            stop=tenacity.stop_after_attempt(self.lm.max_retries + 1),
-            retry=tenacity.retry_if_exception_type(_Retry),
-            wait=self.wait,
-            before_sleep=self.count_retry,
-            reraise=True,
-        )
         self.sent += 1
         try:
-            entry = await retrying(self.attempt, request)
+            try:
+                entry = await self.attempt(request)  # most requests: no retry machinery (CPU)
+            except _Retry as first:
+                entry = await self.retry(request, first)
         except _Retry as exc:
             self.gave_up += 1
             reason = f"{exc.reason} (gave up after {self.lm.max_retries} retries)"
@@ -443,13 +489,47 @@ class _Run:
         outcome.failed = entry["status"] != "ok"
         return outcome
 
+    async def send(self, request: GeminiRequest) -> dict[str, Any] | types.GenerateContentResponse:
+        """POST ``generateContent``; the reply's JSON body (or, on Vertex AI, the SDK's object).
+
+        On the Gemini Developer API the body is built here and sent through the SDK's own HTTP
+        client (its auth, endpoint, transport and errors): the SDK's request and response
+        conversion costs 2-3 ms of CPU a request and capped throughput at concurrency 32
+        (benchmarks/gemini_throughput.py). Vertex AI, whose paths differ, goes through
+        ``models.generate_content``.
+        """
+        if self.client.vertexai:
+            return await self.client.aio.models.generate_content(
+                model=self.lm.model, contents=request.contents, config=request.sdk_config()
+            )
+        reply = await self.client.aio._api_client.async_request(
+            "post", f"{self.model_path}:generateContent", request.body()
+        )
+        return json.loads(reply.body) if reply.body else {}
+
+    async def retry(self, request: GeminiRequest, first: _Retry) -> dict[str, Any]:
+        """The attempts that follow a first one that failed with `first`, under tenacity;
+        `first` is replayed as its attempt 1, so waits and counts are those of one loop."""
+        retrying = tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_attempt(self.lm.max_retries + 1),
+            retry=tenacity.retry_if_exception_type(_Retry),
+            wait=self.wait,
+            before_sleep=self.count_retry,
+            reraise=True,
+        )
+        replay = [first]
+
+        async def again() -> dict[str, Any]:
+            if replay:
+                raise replay.pop()
+            return await self.attempt(request)
+
+        return await retrying(again)
+
     async def attempt(self, request: GeminiRequest) -> dict[str, Any]:
         """One HTTP call, its failure sorted into retry, per-request failure or abort."""
-        config = request.sdk_config()  # outside the try: a bad setting is our error, not theirs
         try:
-            response = await self.client.aio.models.generate_content(
-                model=self.lm.model, contents=request.contents, config=config
-            )
+            entry = parse_response(await self.send(request))
         except errors.APIError as err:
             if err.code in RETRY_CODES:
                 raise _Retry(_describe(err), _retry_after(err)) from None
@@ -464,7 +544,6 @@ class _Run:
             if type(err).__module__.split(".")[0] in _TRANSPORT_MODULES or isinstance(err, OSError):
                 raise _Retry(redact(f"connection error: {type(err).__name__}: {err}")) from None
             raise
-        entry = parse_response(response)
         if entry["status"] == "empty":  # an empty body or no text: ask again
             raise _Retry(entry["reason"], status="empty")
         return entry
