@@ -10,13 +10,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from spark_math.baselines import MATRIX
 from spark_math.baselines.matrix import Entry, MatrixError, load_matrix
 from spark_math.baselines.runner import command, finished, resolve, run_matrix
 from spark_math.cli import baselines as baselines_cli
 from spark_math.cli import leaderboard as leaderboard_cli
 
-ROOT = Path(__file__).resolve().parents[1]
-MATRIX = ROOT / "baselines" / "matrix.yaml"
 ISSUE_MODELS = {
     "qwen2.5-math-1.5b",
     "qwen2.5-math-1.5b-4bit",
@@ -150,8 +149,10 @@ def test_finished_needs_every_task_and_group(tmp_path):
 
 
 def test_dry_run_plans_every_entry_and_builds_nothing(tmp_path, monkeypatch):
+    """Without `--matrix`, the packaged matrix, from any working directory."""
     monkeypatch.setenv("SPARK_MATH_CACHE_DIR", str(tmp_path / "cache"))
-    args = ["baselines", "run", "--matrix", str(MATRIX), "--results", str(tmp_path / "out")]
+    monkeypatch.chdir(tmp_path)
+    args = ["baselines", "run", "--results", str(tmp_path / "out")]
     result = CliRunner().invoke(cli(), [*args, "--dry-run"])
     assert result.exit_code == 0, result.output
     assert result.output.count(" planned") == len(ISSUE_MODELS) + 1
@@ -167,8 +168,6 @@ def test_tiny_demo_runs_end_to_end_offline_resumes_and_meets_the_reported_rows(
 ):
     """`spark-math baselines run --only tiny-demo`, twice, then the leaderboard with --reported."""
     monkeypatch.setenv("SPARK_MATH_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     results = tmp_path / "baselines"
     args = ["baselines", "run", "--only", "tiny-demo", "--matrix", str(MATRIX)]
     args += ["--results", str(results)]

@@ -87,7 +87,7 @@ def test_offline_copy_counts_and_schema(name, split):
     assert len({row["id"] for row in rows}) == len(rows)
 
 
-@pytest.mark.needs_data
+@pytest.mark.needs_mirror
 def test_known_values(shared):
     math = load_rows("math", data_dir=shared)
     assert sum(row["in_math500"] for row in math) == 500
@@ -95,14 +95,14 @@ def test_known_values(shared):
     assert load_rows("amc23")[0]["answer"] == "27"
 
 
-@pytest.mark.needs_data
+@pytest.mark.needs_mirror
 def test_rows_are_cached_but_fresh(shared):
     first = load_rows("aime24", data_dir=shared)
     first[0]["answer"] = "changed"
     assert load_rows("aime24", data_dir=shared)[0]["answer"] != "changed"
 
 
-@pytest.mark.needs_data
+@pytest.mark.needs_mirror
 def test_shared_copy_verifies_clean(shared):
     assert verify(shared) == []
     assert verify() == []  # the env var
@@ -111,7 +111,7 @@ def test_shared_copy_verifies_clean(shared):
     assert "math/raw/test.jsonl" in files  # listed in SHA256SUMS
 
 
-@pytest.mark.needs_data
+@pytest.mark.needs_mirror
 @pytest.mark.parametrize(("name", "split"), REPRODUCIBLE)
 def test_normalisers_reproduce_the_reference_copies(shared, name, split):
     raw = read_jsonl(shared / name / "raw" / f"{split}.jsonl")
@@ -120,7 +120,7 @@ def test_normalisers_reproduce_the_reference_copies(shared, name, split):
     assert hashlib.sha256(data).hexdigest() == BENCHMARKS[name].splits[split].sha256
 
 
-@pytest.mark.needs_data
+@pytest.mark.needs_mirror
 def test_math_normaliser_matches_all_but_unrecoverable_ids(shared):
     raw = read_jsonl(shared / "math" / "raw" / "test.jsonl")
     math500 = read_jsonl(shared / "math500" / "raw" / "test.jsonl")
@@ -142,7 +142,7 @@ def test_last_boxed():
     assert normalize.last_boxed("no box") is None
 
 
-@pytest.mark.needs_data
+@pytest.mark.needs_mirror
 def test_edited_byte_is_a_sha_problem(shared, tmp_path, monkeypatch, caplog):
     """`data verify` and every load refuse a file whose bytes differ from the pinned ones (an
     edited gold changes every score), unless the user says to use it anyway."""
@@ -161,7 +161,7 @@ def test_edited_byte_is_a_sha_problem(shared, tmp_path, monkeypatch, caplog):
     assert "used anyway" in caplog.text
 
 
-@pytest.mark.needs_data
+@pytest.mark.needs_mirror
 def test_truncated_file_is_a_count_problem(shared, tmp_path):
     path = copy_file(shared, tmp_path, "amc23/test.jsonl")
     path.write_text("".join(path.read_text(encoding="utf-8").splitlines(True)[:-1]))
@@ -298,7 +298,7 @@ def test_pull_writes_a_folder_that_loads_and_verifies(monkeypatch, tmp_path):
     assert all("pinned" in p.message for p in problems)
 
 
-@pytest.mark.needs_data
+@pytest.mark.needs_mirror
 def test_pull_from_upstream_rows_reproduces_the_reference(monkeypatch, shared, tmp_path):
     by_path = {"HuggingFaceH4/aime_2024": "aime24", "yentinglin/aime_2025": "aime25"}
     monkeypatch.setattr(
@@ -330,14 +330,14 @@ def test_sums_listed_annotation_file_is_verified(tmp_path):
 runner = CliRunner()
 
 
-@pytest.mark.needs_data
+@pytest.mark.needs_mirror
 def test_cli_verify_shared(shared):
     result = runner.invoke(app, ["verify", str(shared)])
     assert result.exit_code == 0, result.output
     assert "gsm8k/test.jsonl" in result.output and "1319" in result.output
 
 
-@pytest.mark.needs_data
+@pytest.mark.needs_mirror
 def test_cli_verify_reports_problems(shared, tmp_path):
     path = copy_file(shared, tmp_path, "aime25/test.jsonl")
     path.write_bytes(path.read_bytes() + b"\n")
@@ -387,7 +387,7 @@ def test_set_without_hub_says_to_use_a_data_folder(no_env):
         pull("unused", ["cmath"], progress=False)
 
 
-@pytest.mark.needs_data
+@pytest.mark.needs_mirror
 def test_svamp_hub_twin_is_train_then_test(shared):
     """ChilleD/SVAMP comes as two splits; Qwen's loader (and ours) concatenates train and test."""
     raw = read_jsonl(shared / "svamp" / "raw" / "test.jsonl")
@@ -397,7 +397,7 @@ def test_svamp_hub_twin_is_train_then_test(shared):
     assert rows == load_rows("svamp", data_dir=shared)
 
 
-@pytest.mark.needs_data
+@pytest.mark.needs_mirror
 def test_hub_twins_drop_what_qwen_drops(shared):
     asdiv = read_jsonl(shared / "asdiv" / "raw" / "test.jsonl")
     multi = {**asdiv[0], "answer": "3 (apples); 4 (pears)"}

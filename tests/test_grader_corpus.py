@@ -10,7 +10,7 @@ from conftest import load_benchmark
 
 DATA_DIR = os.environ.get("SPARK_MATH_DATA_DIR")
 
-pytestmark = pytest.mark.needs_data
+pytestmark = pytest.mark.needs_mirror
 
 
 @pytest.fixture(scope="module")

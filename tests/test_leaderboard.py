@@ -15,6 +15,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from spark_math.baselines import REPORTED
 from spark_math.cli import leaderboard as leaderboard_cli
 from spark_math.harness_tasks.protocols import PROTOCOLS
 from spark_math.leaderboard import LeaderboardError, leaderboard, render
@@ -24,7 +25,6 @@ from spark_math.leaderboard.results import OTHER, load_run, parse_task, split_ta
 from spark_math.probes import report as probe_report
 
 ROOT = Path(__file__).resolve().parents[1]
-REPORTED = ROOT / "baselines" / "reported.yaml"
 GREEDY = {"generation_kwargs": {"do_sample": False, "temperature": 0.0, "max_gen_toks": 2048}}
 SAMPLED = {
     "generation_kwargs": {"do_sample": True, "temperature": 0.6, "top_p": 0.95, "max_gen_toks": 64},
@@ -611,15 +611,17 @@ def _cli() -> typer.Typer:
     return app
 
 
-def test_cli_writes_per_protocol_tables_and_a_plot(tmp_path):
+def test_cli_writes_per_protocol_tables_and_a_plot(tmp_path, monkeypatch):
+    """`--reported` reads the packaged published scores from any working directory."""
+    monkeypatch.chdir(tmp_path)
     results_file(
         tmp_path / "r" / "results_1.json",
         {"spark_gsm8k": em(0.5), "spark_sparkle_gsm8k": avg8(0.7)},
         pretrained="m",
     )
     md, png = tmp_path / "board.md", tmp_path / "board.png"
-    args = ["leaderboard", str(tmp_path / "r"), "--reported-file", str(REPORTED)]
-    result = CliRunner().invoke(_cli(), [*args, "--out", str(md), "--plot", str(png)])
+    args = ["leaderboard", "r", "--reported", "--out", str(md), "--plot", str(png)]
+    result = CliRunner().invoke(_cli(), args)
     assert result.exit_code == 0, result.output
     assert "(7 rows, 8 task columns, 3 protocols)" in result.output
     text = md.read_text()

@@ -230,7 +230,7 @@ def test_lm_eval_prompt_equals_qwens(task_manager, qwen_tokenizer, examples, nam
         assert render(task, doc, qwen_tokenizer) == expected, (name, doc["id"])
 
 
-@pytest.mark.needs_data
+@pytest.mark.needs_mirror  # gaokao2024_I: not on the hub
 def test_adaptive_few_shot_follows_the_gold(task_manager, qwen_tokenizer):
     task = load_task(task_manager, "spark_qwen_gaokao2024_I")
     by_type = {}
@@ -270,6 +270,7 @@ def test_hf_run_sends_qwens_prompt(
         assert prompt == expected
 
 
+@pytest.mark.needs_data
 def test_without_chat_template_the_instruction_is_glued_to_the_problem(task_manager):
     """Documented behaviour without --apply_chat_template: no separator (not the protocol)."""
     task = load_task(task_manager, "spark_qwen_svamp")
@@ -277,6 +278,7 @@ def test_without_chat_template_the_instruction_is_glued_to_the_problem(task_mana
     assert task.fewshot_context(doc, num_fewshot=0) == (f"{prompts.INSTRUCTION}What is 1 + 1?")
 
 
+@pytest.mark.needs_data
 @pytest.mark.parametrize("name", OURS)
 def test_decoding_equals_eval_sh(task_manager, name):
     """Each task's generation settings are those eval.sh gives math_eval.py for its set."""
@@ -302,6 +304,7 @@ def test_every_preset_file_cites_its_source():
         assert "qwen25-math-cot" in text and COMMIT in text, path.name
 
 
+@pytest.mark.needs_data
 def test_groups_mirror_qwens_tables(task_manager):
     for group, members in GROUPS.items():
         loaded = task_manager.load([group])

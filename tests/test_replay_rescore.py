@@ -27,7 +27,6 @@ from spark_math.harness_tasks import TASKS_DIR
 from spark_math.models.oracle import OracleLM
 from spark_math.models.replay import ReplayError, ReplayLM
 
-DATA_DIR = os.environ.get("SPARK_MATH_DATA_DIR")
 LM_EVAL = shutil.which("lm_eval", path=str(Path(sys.executable).parent)) or "lm_eval"
 LM_EVAL_TASKS = Path(lm_eval.tasks.__file__).parent
 SPARK_TASKS = ["spark_math500", "spark_aime24"]
@@ -73,8 +72,6 @@ def scores(results: dict, task: str) -> dict[str, float]:
 @pytest.fixture(scope="module")
 def oracle_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """A real lm-eval run of the mixed oracle: 1 sample per MATH-500 doc, 8 per AIME doc."""
-    if not DATA_DIR:
-        pytest.skip("set SPARK_MATH_DATA_DIR=../shared/datasets")
     out = tmp_path_factory.mktemp("oracle-run")
     return out, evaluate(OracleLM(mode="mixed"), SPARK_TASKS, out, limit=LIMIT)
 

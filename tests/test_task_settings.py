@@ -147,6 +147,7 @@ def test_every_spark_group_averages_pass_at_1():
             assert re.fullmatch(r"pass@1|avg@\d+", entry["metric"]), path
 
 
+@pytest.mark.needs_data  # loading a task reads its documents
 def test_glob_runs_each_task_once(task_manager):
     names = task_manager.match_tasks(["spark_*"])
     assert "spark_core" in names and "spark_aime24_k8" in names

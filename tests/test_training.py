@@ -17,14 +17,13 @@ pytest.importorskip("trl")
 pytest.importorskip("peft")
 
 from spark_math.models.tiny import build_tokenizer
+from spark_math.recipes import RECIPES_DIR as RECIPES
 from spark_math.training.data import prompt_text
 from spark_math.training.export import evaluate, export, is_adapter
 from spark_math.training.formats import get_format
 from spark_math.training.plot import plot_run, read_log
 from spark_math.training.recipes import load_recipe
 from spark_math.training.train import LOG_FILE, last_checkpoint, train
-
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
 def test_prompt_text_opens_or_continues_the_assistant_turn():

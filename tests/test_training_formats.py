@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from spark_math.harness_tasks import formats
@@ -15,9 +13,8 @@ from spark_math.harness_tasks.formats import (
 )
 from spark_math.harness_tasks.prompts import ZERO_SHOT_INSTRUCTION
 from spark_math.harness_tasks.sparkle.prompts import R1_ZERO_INSTRUCTION
+from spark_math.recipes import RECIPES_DIR as RECIPES
 from spark_math.training.formats import FORMATS
-
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
 def test_each_format_maps_a_benchmark_to_a_task_asking_for_it():

@@ -16,10 +16,9 @@ import pytest
 
 pytest.importorskip("accelerate")
 
+from spark_math.recipes import RECIPES_DIR as RECIPES
 from spark_math.training import data, export
 from spark_math.training.recipes import load_recipe
-
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
 class FakeState:

@@ -13,12 +13,11 @@ pytest.importorskip("trl")
 from typer.testing import CliRunner
 
 from spark_math.cli.train import app
+from spark_math.recipes import RECIPES_DIR as RECIPES
 from spark_math.training.export import read_training_record
 from spark_math.training.plot import read_log
 from spark_math.training.recipes import load_recipe
 from spark_math.training.train import finished_run, train
-
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
 def sft_recipe(model: Path, out: Path, *overrides: str):

@@ -11,12 +11,11 @@ import pytest
 pytest.importorskip("trl")
 pytest.importorskip("peft")
 
+from spark_math.recipes import RECIPES_DIR as RECIPES
 from spark_math.training import rewards
 from spark_math.training.data import build_dataset
 from spark_math.training.recipes import load_recipe
 from spark_math.training.train import build_trainer, train
-
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
 def stage2_recipe(model: Path, out: Path, *overrides: str):

@@ -1,4 +1,5 @@
-"""The baselines matrix (`baselines/matrix.yaml`): models with their lm-eval settings and tasks.
+"""A baselines matrix (the packaged `spark_math/baselines/matrix.yaml`, or a user's own):
+models with their lm-eval settings and tasks.
 
     defaults: {tasks: [spark_core], apply_chat_template: true}
     models:
@@ -51,14 +52,6 @@ class Entry:
 
 
 KEYS = {f.name for f in fields(Entry)}
-
-
-def baselines_file(name: str) -> Path:
-    """`baselines/<name>` in the working directory, else in the checkout spark_math lives in."""
-    here = Path("baselines") / name
-    if here.is_file():
-        return here
-    return Path(__file__).resolve().parents[2] / "baselines" / name
 
 
 def load_matrix(path: Path) -> list[Entry]:

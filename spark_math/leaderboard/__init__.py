@@ -1,6 +1,6 @@
 """Markdown/CSV/JSON leaderboards from lm-eval results files.
 
-    board = leaderboard([Path("out/baselines")], reported=Path("baselines/reported.yaml"))
+    board = leaderboard([Path("out/baselines")], reported=REPORTED)  # spark_math.baselines
     print(render(board, "md"))
 
 `results` reads runs (a task's protocol, benchmark and probe axis come from its name),

@@ -1,4 +1,5 @@
-"""Published scores (`baselines/reported.yaml`): rows marked "reported", each with its source.
+"""Published scores (the packaged `spark_math/baselines/reported.yaml`, or a user's own): rows
+marked "reported", each with its source.
 
 Every source names the protocol preset (`spark_math.harness_tasks.protocols.PROTOCOLS`) its
 numbers were measured under, so the leaderboard shows its rows only beside measured rows of the

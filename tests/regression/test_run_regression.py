@@ -37,7 +37,7 @@ def test_recorded_inputs_are_small_and_cover_every_run_and_task():
         assert len(lines) == regression.LIMIT and set(lines[0]) == set(regression.KEPT)
 
 
-@pytest.mark.needs_data
+@pytest.mark.needs_mirror  # run_regression.py reads SPARK_MATH_DATA_DIR
 def test_a_hand_edited_expectation_fails_with_a_table(tmp_path, capsys):
     expected = tmp_path / "expected.json"
     assert regression.main(["--update", "--expected", str(expected)]) == 0
