@@ -108,6 +108,13 @@ def test_quickstart_command_runs_the_whole_loop(tmp_path):
     assert (out / "grpo" / "final" / "model.safetensors").is_file()
     assert (out / "grpo" / "curves.png").is_file()
     assert board.splitlines()[0] in result.output
+    # Stage lines and where the outputs are, not TRL's metric dicts or bar redraws.
+    assert "{'loss'" not in result.output and "{'train_runtime'" not in result.output
+    assert "\x1b[" not in result.output and "\r" not in result.output
+    assert "[3/6] SFT: 2 steps in " in result.output and "[5/6] GRPO: 1 step in " in result.output
+    assert "[6/6] SFT + GRPO: greedy " in result.output
+    outputs = f"{out}/leaderboard.md, {out}/leaderboard.json, {out}/grpo/curves.png"
+    assert result.output.splitlines()[-1] == f"wrote {outputs}"
     assert all(len(r["solved"]) == 2 for r in rows) and "| SFT + GRPO | " in board
     assert rows[0]["ood_solved"] == {} and rows[0]["ood_accuracy"] is None  # untrained: skipped
     assert all(len(r["ood_solved"]) == 2 and 0 <= r["pass1"] <= r["pass8"] for r in rows[1:])
@@ -120,6 +127,7 @@ def test_quickstart_command_runs_the_whole_loop(tmp_path):
     assert again.exit_code == 0, again.output
     assert again.output.count("already finished at step") == 2
     assert "nothing to redo" in again.output and board.splitlines()[0] in again.output
+    assert again.output.splitlines()[-1] == f"unchanged: {outputs}"
     assert {p: p.read_bytes() for p in written} == written
     assert {p: p.stat().st_mtime_ns for p in written} == stamps
     assert len(list((out / "eval" / "grpo").glob("*/results_*.json"))) == 1

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from spark_math.recipes import RECIPES_DIR as RECIPES
 from spark_math.training.data import (
     build_dataset,
     grpo_rows,
@@ -17,8 +16,6 @@ from spark_math.training.data import (
 )
 from spark_math.training.formats import FORMATS
 from spark_math.training.recipes import DataSpec, RecipeError, load_recipe, parse_value
-
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
 def test_every_shipped_recipe_loads():
@@ -52,14 +49,14 @@ def test_overrides_and_values(tmp_path):
 @pytest.mark.parametrize(
     ("text", "trainer", "message"),
     [
-        ("model: m\ndata: {source: gsm8k}\ncolour: red\n", "sft", "unknown recipe keys"),
+        ("model: m\ndata: {source: gsm8k}\ncolour: red\n", "sft", "unknown key 'colour'; known: "),
         ("data: {source: gsm8k}\n", "sft", "needs `model`"),
         ("model: m\ndata: {source: wiki}\n", "sft", "data.source"),
         ("model: m\ndata: {source: gsm8k}\n", "grpo", "at least one reward"),
         ("model: m\ndata: {source: gsm8k}\nrewards: [{name: vibes}]\n", "grpo", "unknown reward"),
         ("model: m\ndata: {source: gsm8k}\nrewards: [{name: correctness}]\n", "sft", "for GRPO"),
         ("model: m\ndata: {source: gsm8k}\nqlora: true\n", "sft", "add a `lora`"),
-        ("model: m\ndata: {source: gsm8k}\nlora: {rank: 4}\n", "sft", "lora: unknown keys"),
+        ("model: m\ndata: {source: gsm8k}\nlora: {rank: 4}\n", "sft", "unknown key 'lora.rank'"),
         ("model: m\ndata: {source: gsm8k}\nformat: json\n", "sft", "format"),
         ("trainer: dpo\nmodel: m\ndata: {source: gsm8k}\n", "sft", "train dpo"),
         ("model: m\ndata: {source: gsm8k, hint_levels: [1.0]}\n", "sft", "hint_levels"),
@@ -69,23 +66,31 @@ def test_overrides_and_values(tmp_path):
         (
             "model: m\ndata: {source: gsm8k}\nargs: {warmup_ratio: 0.03}\n",
             "sft",
-            r"args\.warmup_ratio: not a SFTConfig field; transformers 5 folded it into "
-            r"warmup_steps",
+            r"unknown key 'args\.warmup_ratio': not a SFTConfig field; transformers 5 folded it "
+            r"into warmup_steps",
         ),
         ("model: m\ndata: {source: gsm8k}\nargs: {learnin_rate: 1}\n", "sft", "args.learnin_rate"),
         ("model: m\ndata: {source: gsm8k}\nargs: {max_steps: ten}\n", "sft", "args.max_steps"),
         ("model: m\ndata: {source: gsm8k}\nargs: {bf16: maybe}\n", "dpo", "DPOConfig.bf16"),
-        ("model: m\ndata: {source: gsm8k, limit: all}\n", "sft", r"data\.limit: expected int"),
-        ("model: m\ndata: {source: gsm8k}\nlora: {r: big}\n", "sft", r"lora\.r: expected int"),
+        (
+            "model: m\ndata: {source: gsm8k, limit: all}\n",
+            "sft",
+            r"data\.limit: expected an integer or null, got 'all'",
+        ),
+        (
+            "model: m\ndata: {source: gsm8k}\nlora: {r: big}\n",
+            "sft",
+            r"lora\.r: expected an integer, got 'big'",
+        ),
         (
             "model: m\ndata: {source: gsm8k}\nrewards: [{name: format, style: x}]\n",
             "grpo",
-            r"rewards\.0\.style: not a parameter of the format reward",
+            r"unknown key 'rewards\.0\.style': not a parameter of the format reward",
         ),
         (
             "model: m\ndata: {source: gsm8k}\nrewards: [{name: length, target: x}]\n",
             "grpo",
-            r"rewards\.0\.target: expected int",
+            r"rewards\.0\.target: expected an integer, got 'x'",
         ),
         (
             "model: m\ndata: {source: gsm8k}\nformat: xml\neval: {tasks: [spark_qwen_gsm8k]}\n",

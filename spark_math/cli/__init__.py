@@ -9,16 +9,26 @@ import typer
 
 from .. import __version__
 from . import baselines, data, leaderboard, probes
+from ._app import typer_app
 from .rescore import rescore
 from .tiny import make_tiny_model
 from .train import app as train_app
 from .train import quickstart
 
-app = typer.Typer(no_args_is_help=True, help="spark-math: math evaluation and training toolkit.")
+app = typer_app(no_args_is_help=True, help="spark-math: math evaluation and training toolkit.")
 
 
 @app.callback()
-def main() -> None:
+def main(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="On an error, show the full traceback (also: SPARK_MATH_DEBUG=1) instead of "
+            "one line saying what is wrong.",
+        ),
+    ] = False,
+) -> None:
     """spark-math: math evaluation and training toolkit for small language models."""
 
 

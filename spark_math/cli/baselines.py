@@ -7,14 +7,17 @@ from typing import Annotated, NoReturn
 
 import typer
 
-app = typer.Typer(
-    no_args_is_help=True, help="Baselines: run the models of baselines/matrix.yaml through lm-eval."
+from ._app import typer_app
+
+app = typer_app(
+    no_args_is_help=True,
+    help="Baselines: run the models of a matrix (default: the packaged one) through lm-eval.",
 )
 
 
 @app.callback()
 def main() -> None:
-    """Baselines: run the models of baselines/matrix.yaml through lm-eval."""
+    """Baselines: run the models of a matrix (default: the packaged one) through lm-eval."""
 
 
 @app.command()
@@ -25,7 +28,9 @@ def run(
     ] = None,
     matrix: Annotated[
         Path | None,
-        typer.Option("--matrix", help="Matrix file (default: baselines/matrix.yaml)."),
+        typer.Option(
+            "--matrix", help="Matrix file (default: spark_math/baselines/matrix.yaml, packaged)."
+        ),
     ] = None,
     results: Annotated[
         Path, typer.Option("--results", help="Folder for the results, one subfolder per entry.")
@@ -38,10 +43,11 @@ def run(
     ] = False,
 ) -> None:
     """Run each matrix entry with lm_eval, skipping those whose results exist (resumable)."""
-    from ..baselines.matrix import MatrixError, baselines_file, load_matrix
+    from ..baselines import MATRIX
+    from ..baselines.matrix import MatrixError, load_matrix
     from ..baselines.runner import run_matrix
 
-    path = matrix or baselines_file("matrix.yaml")
+    path = matrix or MATRIX
     try:
         entries = load_matrix(path)
     except MatrixError as exc:
@@ -63,5 +69,5 @@ def run(
 
 
 def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"spark-math: error: {message}", err=True)
     raise typer.Exit(2)

@@ -12,8 +12,9 @@ from rich.table import Table
 from .. import data as spark_data
 from ..data import DataError
 from ..data.store import pullable
+from ._app import typer_app
 
-app = typer.Typer(
+app = typer_app(
     no_args_is_help=True,
     help="Benchmark data: pull offline copies from the hub (for SPARK_MATH_DATA_DIR), verify them.",
 )
@@ -83,5 +84,5 @@ def verify(
 
 
 def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"spark-math: error: {message}", err=True)
     raise typer.Exit(1)

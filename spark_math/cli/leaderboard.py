@@ -24,7 +24,10 @@ def leaderboard(
     ],
     reported: Annotated[
         bool,
-        typer.Option("--reported", help="Add the published scores of baselines/reported.yaml."),
+        typer.Option(
+            "--reported",
+            help="Add the published scores of spark_math/baselines/reported.yaml (packaged).",
+        ),
     ] = False,
     reported_file: Annotated[
         Path | None,
@@ -59,13 +62,13 @@ def leaderboard(
     with each run's provenance.
     """
     try:
-        from ..baselines.matrix import baselines_file
+        from ..baselines import REPORTED
         from ..leaderboard import LeaderboardError, render
         from ..leaderboard import leaderboard as build
     except ImportError as exc:  # pandas, tabulate or matplotlib missing
         _fail(f"{exc}; the leaderboard needs pandas, tabulate and matplotlib")
     if reported and reported_file is None:
-        reported_file = baselines_file("reported.yaml")
+        reported_file = REPORTED
     if fmt is None:
         suffix = out.suffix.lstrip(".").lower() if out else ""
         fmt = Format(suffix) if suffix in Format.__members__ else Format.md
@@ -94,5 +97,5 @@ def leaderboard(
 
 
 def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"spark-math: error: {message}", err=True)
     raise typer.Exit(2)

@@ -15,11 +15,12 @@ from rich.table import Table
 
 from ..data import DataError
 from ..probes import ANNOTATOR_KINDS, BENCHES, ENV_VAR, annotations, probes_dir, verify, write
+from ._app import typer_app
 
 if TYPE_CHECKING:
     from ..probes.report import Line
 
-app = typer.Typer(
+app = typer_app(
     no_args_is_help=True,
     help="SPARKLE probes: build annotation files (plans, knowledge, subproblems, hints), "
     "verify them, and report probe results against the plain tasks.",
@@ -27,7 +28,7 @@ app = typer.Typer(
 
 
 def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"spark-math: error: {message}", err=True)
     raise typer.Exit(1)
 
 

@@ -137,7 +137,7 @@ def rescore(
                 reports.append(grade_report(report, progress))
                 _print_report(console, report)
         except RescoreError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"spark-math: error: {exc}", err=True)
             failed = True
     if out is not None:
         records = list(verdict_records(reports))

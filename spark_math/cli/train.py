@@ -8,12 +8,21 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(
+from ._app import typer_app
+
+app = typer_app(
     no_args_is_help=True,
     help="Fine-tune with TRL (SFT, GRPO, DPO) from a recipe, then score the model with lm-eval.",
 )
 
-Config = Annotated[Path, typer.Option("--config", "-c", help="Recipe YAML file.", exists=True)]
+Config = Annotated[
+    Path,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Recipe: a YAML file, or a packaged recipe's name (`spark-math train recipes`).",
+    ),
+]
 Overrides = Annotated[
     list[str] | None,
     typer.Argument(
@@ -47,20 +56,27 @@ Force = Annotated[
 
 
 def _load(trainer: str, config: Path, overrides: list[str] | None, eval_tasks: str | None):
-    """The recipe with its `--eval-tasks`, checked as far as it can be before a model loads."""
+    """The recipe with its `--eval-tasks`, checked as far as it can be before a model loads
+    (an error names the file and the key, and the command prints it in one line)."""
     from ..harness_tasks.formats import FormatTaskError, tasks_for_format
     from ..training.recipes import RecipeError, load_recipe
     from ..training.train import trl_config
 
-    try:
-        recipe = load_recipe(config, trainer, overrides or [])
-        if eval_tasks is not None:
-            tasks = tuple(t for t in eval_tasks.split(",") if t)
+    recipe = load_recipe(config, trainer, overrides or [])
+    if eval_tasks is not None:
+        tasks = tuple(t for t in eval_tasks.split(",") if t)
+        try:
             tasks_for_format(tasks, recipe.format)
-            recipe = replace(recipe, eval=replace(recipe.eval, tasks=tasks))
-        trl_config(recipe)  # what only TRL checks (ranges, bf16 without a GPU), before any model
-    except (RecipeError, FormatTaskError, ValueError) as exc:
-        raise typer.BadParameter(str(exc)) from exc
+        except FormatTaskError as exc:
+            raise RecipeError(f"--eval-tasks: {exc}") from None
+        recipe = replace(recipe, eval=replace(recipe.eval, tasks=tasks))
+    trl_config(recipe)  # what only TRL checks (ranges, bf16 without a GPU), before any model
+    model = Path(recipe.model).expanduser()
+    if recipe.model.startswith((".", "/", "~")) and not model.is_dir():
+        raise RecipeError(
+            f"{recipe.source}: model: {recipe.model} is not a folder; give a model folder or a "
+            "hub id (Qwen/Qwen2.5-Math-1.5B)"
+        )
     return recipe
 
 
@@ -95,12 +111,12 @@ def run_recipe(
     final = train(recipe, resume=resume, force=force, echo=typer.echo)
     state = distributed_state()
     if state is None:
-        typer.echo(f"trained: {final}")
         finish_run(recipe, was_finished, no_merge, force)
+        say_outputs(recipe, final)
         return
-    if state.is_main_process:
-        typer.echo(f"trained: {final}")
     if not recipe.eval.tasks:
+        if state.is_main_process:
+            say_outputs(recipe, final)
         return
     command = [sys.executable, "-m", "spark_math.cli.train", "finish", trainer]
     command += ["--config", str(config), *(overrides or [])]
@@ -116,6 +132,34 @@ def run_recipe(
         return subprocess.run(command, env=env, check=True).returncode
 
     run_on_main(export_and_evaluate, recipe.output_dir / ".export-eval.done")
+    if state.is_main_process:
+        say_outputs(recipe, final)
+
+
+def say_outputs(recipe, final: Path) -> None:
+    """Where a finished run's outputs are: the final model, the training curves (drawn now)
+    and the `lm_eval` command that scores the model (the export when there is one)."""
+    import shlex
+
+    from ..harness_tasks.formats import tasks_for_format
+    from ..training.export import model_args
+    from ..training.plot import plot_run
+
+    typer.echo(f"final model: {final}")
+    try:
+        typer.echo(f"training curves: {plot_run(recipe.output_dir)}")
+    except (OSError, ValueError) as exc:  # no step logged
+        typer.echo(f"training curves: none ({exc})")
+    exported = recipe.output_dir / "export"
+    model = exported if exported.is_dir() else final
+    spec = recipe.eval
+    tasks = tasks_for_format(spec.tasks or ("spark_math500",), recipe.format)
+    args = ",".join(f"{key}={value}" for key, value in model_args(model, "hf").items())
+    command = ["lm_eval", "--model", "hf", "--model_args", args, "--tasks", ",".join(tasks)]
+    command += ["--apply_chat_template", "--output_path", str(recipe.output_dir / "eval")]
+    command += ["--include_path", spec.include_path] if spec.include_path else []
+    command += ["--gen_kwargs", f"max_gen_toks={spec.max_gen_toks}"] if spec.max_gen_toks else []
+    typer.echo(f"evaluate it: {shlex.join([*command, '--log_samples'])}")
 
 
 def finish_run(recipe, was_finished: bool, no_merge: bool, force: bool) -> None:
@@ -125,6 +169,7 @@ def finish_run(recipe, was_finished: bool, no_merge: bool, force: bool) -> None:
 
     from ..harness_tasks.formats import tasks_for_format
     from ..training.export import evaluate_checkpoint, export, read_training_record
+    from ..training.progress import quiet_libraries
     from ..training.train import FINAL_DIR
 
     if not recipe.eval.tasks:
@@ -136,7 +181,8 @@ def finish_run(recipe, was_finished: bool, no_merge: bool, force: bool) -> None:
     if was_finished and record is not None and read_training_record(exported) == record:
         typer.echo(f"{exported}: already exported (--force exports again)")
     else:
-        export(final, exported, merge=not no_merge)
+        with quiet_libraries():
+            export(final, exported, merge=not no_merge)
         if eval_dir.exists():  # results of the model this export replaced
             shutil.rmtree(eval_dir)
     tasks = tasks_for_format(spec.tasks, (record or {}).get("format") or recipe.format)
@@ -144,16 +190,18 @@ def finish_run(recipe, was_finished: bool, no_merge: bool, force: bool) -> None:
     if done is not None and not force:
         typer.echo(f"{', '.join(tasks)}: already evaluated in {done} (--force evaluates again)")
         return
-    results = evaluate_checkpoint(
-        exported,
-        spec.tasks,
-        eval_dir,
-        limit=spec.limit,
-        samples=spec.samples,
-        max_gen_toks=spec.max_gen_toks,
-        batch_size=spec.batch_size,
-        include_path=spec.include_path,
-    )
+    typer.echo(f"scoring {exported} with lm-eval on {', '.join(tasks)}")
+    with quiet_libraries():
+        results = evaluate_checkpoint(
+            exported,
+            spec.tasks,
+            eval_dir,
+            limit=spec.limit,
+            samples=spec.samples,
+            max_gen_toks=spec.max_gen_toks,
+            batch_size=spec.batch_size,
+            include_path=spec.include_path,
+        )
     for task, metrics in results.items():
         shown = ", ".join(
             f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float) and "stderr" not in k
@@ -244,6 +292,29 @@ def plot(
         raise typer.BadParameter(str(exc), param_hint="RUN_DIR") from exc
 
 
+@app.command()
+def recipes(
+    copy: Annotated[
+        Path | None,
+        typer.Option(
+            "--copy", help="Copy them all into this folder to edit (launch configs: accelerate/)."
+        ),
+    ] = None,
+) -> None:
+    """List the packaged recipes and `accelerate launch` configs with their paths; `--config`
+    takes a recipe's name."""
+    from ..recipes import copy_to, packaged
+
+    if copy is not None:
+        copied = copy_to(copy)
+        typer.echo(f"copied {len(copied)} files into {copy}")
+        return
+    files = packaged()
+    width = max(map(len, files))
+    for name, path in files.items():
+        typer.echo(f"{name:<{width}}  {path}")
+
+
 def quickstart(
     out: Annotated[Path, typer.Option(help="Folder for the models, logs and leaderboard.")] = Path(
         "runs/quickstart"
@@ -266,8 +337,14 @@ def quickstart(
     on 2 cores)."""
     from ..training.quickstart import run
 
-    table = run(out, sft_steps=sft_steps, grpo_steps=grpo_steps, eval_limit=eval_limit, force=force)
-    typer.echo(table)
+    run(
+        out,
+        sft_steps=sft_steps,
+        grpo_steps=grpo_steps,
+        eval_limit=eval_limit,
+        force=force,
+        echo=typer.echo,
+    )
 
 
 if __name__ == "__main__":

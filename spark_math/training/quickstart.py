@@ -24,6 +24,7 @@ import json
 import random
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -313,7 +314,8 @@ def _train(
     data: Path,
     steps: int,
     force: bool = False,
-    echo=print,
+    echo: Callable[[str], None] = print,
+    label: str | None = None,
 ) -> tuple[Path, bool]:
     """Train one stage on at most as many problems as its steps consume, in its own shuffled
     order (SFT's steps cover every training problem; GRPO's see a subset of them); return the
@@ -338,8 +340,8 @@ def _train(
     recipe = load_recipe(None, trainer, base=base)
     done = finished_run(recipe)
     if done is not None and done.get("max_steps") == steps and not force:
-        return train(recipe, echo=echo), False
-    return train(recipe, force=force or done is not None, echo=echo), True
+        return train(recipe, echo=echo, label=label), False
+    return train(recipe, force=force or done is not None, echo=echo, label=label), True
 
 
 def _pct(value: float | None) -> str:
@@ -422,63 +424,74 @@ def run(
     grpo_steps: int | None = None,
     eval_limit: int | None = None,
     force: bool = False,
+    echo: Callable[[str], None] = print,
 ) -> str:
-    """Run the quickstart into `out` and return the leaderboard (also `out/leaderboard.md`).
+    """Run the quickstart into `out`, print the leaderboard (also `out/leaderboard.md`) and the
+    files written, and return the leaderboard.
 
-    A rerun redoes only what is missing or changed: a stage trained to the same steps is not
-    trained again, a model already scored on the same problems is not scored again, and when
-    nothing was redone the leaderboard files are left as they are (their times stay those of the
-    runs that did the work). `force` runs everything again."""
+    Each of the six stages says what it does and what it found in a numbered line
+    (`[3/6] SFT: ...`) through `echo`; training shows a bar with ETA on a terminal (plain lines
+    elsewhere). A rerun redoes only what is missing or changed: a stage trained to the same
+    steps is not trained again, a model already scored on the same problems is not scored
+    again, and when nothing was redone the leaderboard files are left as they are (their times
+    stay those of the runs that did the work). `force` runs everything again."""
     import torch
-    from tqdm.auto import tqdm
 
     from .plot import plot_run
+    from .progress import duration, quiet_libraries
 
     torch.set_num_threads(THREADS)  # the same kernels' reduction order on any machine
     out = Path(out)
     started = time.monotonic()
     n_eval = min(eval_limit or N_TEST, N_TEST)
     before = {} if force else _previous(out)
-    progress = tqdm(total=6, desc="quickstart", unit="stage")
-    echo = tqdm.write
     work_s = 0.0  # time spent on stages that ran now
 
-    def advance(label: str) -> None:
-        progress.set_postfix_str(label)
-        progress.update()
-
-    def evaluate_stage(stage: Stage, changed: bool) -> bool:
+    def evaluate_stage(stage: Stage, changed: bool, number: int) -> bool:
         nonlocal work_s
+        label = f"[{number}/6] {stage.name}"
         if not changed and _reuse(stage, before.get(stage.key), n_eval, out):
-            echo(f"{stage.name}: already scored on {n_eval} problems ({out / 'eval' / stage.key})")
+            echo(f"{label}: already scored on {n_eval} problems ({out / 'eval' / stage.key})")
             return False
+        echo(f"{label}: scoring with lm-eval on {n_eval} held-out sums (greedy, 8 samples)")
         if (out / "eval" / stage.key).exists():
             shutil.rmtree(out / "eval" / stage.key)
-        _evaluate(stage, out, n_eval)
+        with quiet_libraries():
+            _evaluate(stage, out, n_eval)
         work_s += stage.eval_s
+        ood = f"; 4 digits: {_pct(stage.ood_accuracy)}" if stage.ood_accuracy is not None else ""
+        echo(
+            f"{label}: greedy {_pct(stage.accuracy)}, pass@1 {_pct(stage.pass1)}, "
+            f"pass@8 {_pct(stage.pass8)}{ood} ({duration(stage.eval_s)})"
+        )
         return True
 
-    progress.set_postfix_str("data")
+    label = "[1/6] data"
     train_file = out / "data" / "train.jsonl"
     built = force or not (out / "base" / "model.safetensors").is_file()
     built = built or not _is_current_train_set(train_file)  # e.g. an older quickstart's
     if built:
         t0 = time.monotonic()
-        n_train = write_train_set(train_file)
-        params = build_model(out / "base", train_file)
+        with quiet_libraries():
+            n_train = write_train_set(train_file)
+            params = build_model(out / "base", train_file)
         work_s += time.monotonic() - t0
     else:
         n_train = sum(1 for _ in train_file.open(encoding="utf-8"))
         params = _count_parameters(out / "base")
-    advance(f"{n_train} problems, {params / 1e6:.2f}M-parameter model")
+    done = "wrote" if built else "already has"
+    echo(
+        f"{label}: {done} {n_train} training sums ({train_file}) and a "
+        f"{params / 1e6:.2f}M-parameter model ({out / 'base'})"
+    )
     base = Stage("untrained", "untrained", out / "base")
-    ran = evaluate_stage(base, built)
-    advance(f"untrained {base.accuracy:.1%}")
+    ran = evaluate_stage(base, built, 2)
 
     t0 = time.monotonic()
     steps = sft_steps or SFT["args"]["max_steps"]
+    label = "[3/6] SFT"
     final, sft_ran = _train(
-        "sft", SFT, out / "base", out / "sft", train_file, steps, force or built, echo
+        "sft", SFT, out / "base", out / "sft", train_file, steps, force or built, echo, label
     )
     sft = Stage("SFT", "sft", final)
     if sft_ran:
@@ -486,36 +499,39 @@ def run(
         work_s += sft.train_s
     else:
         sft.train_s = before.get("sft", {}).get("train_s", 0.0)
-    advance("SFT trained" if sft_ran else "SFT already trained")
-    ran = evaluate_stage(sft, sft_ran) or sft_ran or ran
-    advance(f"SFT {sft.accuracy:.1%}")
+    ran = evaluate_stage(sft, sft_ran, 4) or sft_ran or ran
 
     t0 = time.monotonic()
     steps = grpo_steps or GRPO["args"]["max_steps"]
+    label = "[5/6] GRPO"
     final, grpo_ran = _train(
-        "grpo", GRPO, sft.model, out / "grpo", train_file, steps, force or sft_ran, echo
+        "grpo", GRPO, sft.model, out / "grpo", train_file, steps, force or sft_ran, echo, label
     )
     grpo = Stage("SFT + GRPO", "grpo", final)
+    curves = out / "grpo" / "curves.png"
     if grpo_ran:
         grpo.train_s = time.monotonic() - t0
         work_s += grpo.train_s
-        plot_run(out / "grpo")
+        curves = plot_run(out / "grpo")
     else:
         grpo.train_s = before.get("grpo", {}).get("train_s", 0.0)
-    advance("GRPO trained" if grpo_ran else "GRPO already trained")
-    ran = evaluate_stage(grpo, grpo_ran) or grpo_ran or ran
-    advance(f"GRPO {grpo.accuracy:.1%}")
-    progress.close()
+    ran = evaluate_stage(grpo, grpo_ran, 6) or grpo_ran or ran
 
-    board = out / "leaderboard.md"
+    board, record = out / "leaderboard.md", out / "leaderboard.json"
     if not ran and board.is_file():
         echo(f"quickstart: nothing to redo; {board} is as it was (--force runs it all again)")
-        return board.read_text(encoding="utf-8").rstrip("\n")
-    stages = [base, sft, grpo]
-    reused_s = sum(s.train_s + s.eval_s for s in stages) - work_s
-    table = leaderboard(stages, n_eval, params, time.monotonic() - started + max(0.0, reused_s))
-    board.write_text(table + "\n", encoding="utf-8")
-    (out / "leaderboard.json").write_text(
-        json.dumps([{**s.__dict__, "model": str(s.model)} for s in stages], indent=2) + "\n"
-    )
+        table = board.read_text(encoding="utf-8").rstrip("\n")
+        done = "unchanged:"
+    else:
+        stages = [base, sft, grpo]
+        reused_s = sum(s.train_s + s.eval_s for s in stages) - work_s
+        total_s = time.monotonic() - started + max(0.0, reused_s)
+        table = leaderboard(stages, n_eval, params, total_s)
+        board.write_text(table + "\n", encoding="utf-8")
+        record.write_text(
+            json.dumps([{**s.__dict__, "model": str(s.model)} for s in stages], indent=2) + "\n"
+        )
+        done = "wrote"
+    echo(table)
+    echo(f"{done} {', '.join(str(p) for p in (board, record, curves) if p.is_file())}")
     return table

@@ -15,7 +15,9 @@
 `args` goes unchanged into TRL's `SFTConfig`, `GRPOConfig` or `DPOConfig`; its keys and value
 types are checked against that class when the recipe loads, so a misspelt or removed field
 (transformers 5 folded `warmup_ratio` into `warmup_steps`) fails in one line naming the key and
-the file, before any model is loaded. Overrides are
+the file, before any model is loaded. Every error is one line naming the file, the key (with the
+closest valid key for a misspelt one) and, for a wrong type, what was expected and what was
+given. Overrides are
 `key=value` strings with dotted keys (`lora.r=8`, `data.limit=100`, `rewards.0.weight=2`);
 a key that is not a recipe field is a TRL field (`learning_rate=1e-5` sets `args.learning_rate`).
 Values are parsed as YAML, with `1e-5` read as a number.
@@ -24,6 +26,7 @@ Values are parsed as YAML, with `1e-5` read as a number.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import enum
 import inspect
 import re
@@ -35,6 +38,8 @@ from typing import Any
 
 import yaml
 
+import spark_math.recipes
+from spark_math.errors import SparkMathError
 from spark_math.harness_tasks.formats import FormatTaskError, tasks_for_format
 
 from .formats import FORMATS
@@ -45,8 +50,22 @@ DTYPES = ("auto", "bfloat16", "float16", "float32")
 DATA_SOURCES = ("gsm8k", "math", "lineq", "jsonl")
 
 
-class RecipeError(ValueError):
+class RecipeError(SparkMathError, ValueError):
     """A recipe or an override is invalid."""
+
+
+def _unknown_key(key: str, known: typing.Iterable[str], prefix: str = "", note: str = "") -> str:
+    """`unknown key 'lora.rank' (did you mean 'lora.r'?)`: the closest of `known` (keys under
+    `prefix`), else the known keys when they are few; `note` says what the key is not."""
+    known = sorted(known)
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.7)
+    if close:
+        hint = f" (did you mean {prefix + close[0]!r}?)"
+    elif len(known) <= 20:
+        hint = f"; known: {', '.join(known)}"
+    else:
+        hint = ""
+    return f"unknown key {prefix + key!r}{note}{hint}"
 
 
 class _Loader(yaml.SafeLoader):
@@ -174,14 +193,33 @@ _MOVED_ARGS = {
 _REWARD_COLUMNS = {"completions", "prompts", "answer", "task", "completion_ids", "kwargs"}
 
 
+def recipe_path(config: str | Path) -> Path:
+    """`config` when it is a file, else the packaged recipe it names (`sparkle-stage1-grpo`,
+    with or without `.yaml`)."""
+    path = Path(config)
+    if path.is_file():
+        return path
+    name = path.name.removesuffix(".yaml")
+    packaged = spark_math.recipes.packaged()
+    if len(path.parts) == 1 and name in packaged:
+        return packaged[name]
+    raise RecipeError(
+        f"{config}: no such file, nor a packaged recipe of that name "
+        "(`spark-math train recipes` lists them)"
+    )
+
+
 def load_recipe(
     path: str | Path | None,
     trainer: str,
     overrides: list[str] | tuple[str, ...] = (),
     base: dict[str, Any] | None = None,
 ) -> Recipe:
-    """Read a recipe file (or start from `base`), apply `key=value` overrides, validate it.
-    Every error is one line starting with the file's name (`recipe` without a file)."""
+    """Read a recipe file (`path`: a file, or a packaged recipe's name; or start from `base`),
+    apply `key=value` overrides, validate it. Every error is one line starting with the file's
+    name (`recipe` without a file)."""
+    if path is not None:
+        path = recipe_path(path)
     where = str(path) if path is not None else "recipe"
     try:
         raw: dict[str, Any] = dict(base or {})
@@ -196,9 +234,13 @@ def load_recipe(
             if not sep or not key:
                 raise RecipeError(f"override {item!r} is not key=value")
             dotted = key if key.split(".")[0] in _TOP_KEYS else f"args.{key}"
-            set_path(raw, dotted, parse_value(value))
-        if path is not None:
-            raw.setdefault("args", {}).setdefault("output_dir", f"runs/{Path(path).stem}")
+            try:
+                set_path(raw, dotted, parse_value(value))
+            except (LookupError, ValueError, TypeError, AttributeError):
+                raise RecipeError(f"override {item!r}: the recipe has no {dotted}") from None
+        args = raw.get("args")
+        if path is not None and (args is None or isinstance(args, dict)):
+            raw["args"] = {"output_dir": f"runs/{Path(path).stem}", **(args or {})}
         recipe = build_recipe(raw, trainer)
     except RecipeError as exc:
         raise RecipeError(f"{where}: {exc}") from None
@@ -227,12 +269,17 @@ def _build(cls: type, raw: Any, where: str) -> Any:
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise RecipeError(f"{where}: unknown keys {unknown}; known: {sorted(known)}")
+        raise RecipeError(_unknown_key(unknown[0], known, prefix=f"{where}."))
     hints = typing.get_type_hints(cls)
     for key, value in raw.items():
         if not isinstance(value, GenerateSpec) and not _fits(value, hints[key]):
-            raise RecipeError(f"{where}.{key}: expected {_hint_text(hints[key])}, got {value!r}")
+            raise RecipeError(_wrong_type(f"{where}.{key}", hints[key], value))
     return cls(**raw)
+
+
+def _wrong_type(key: str, hint: Any, value: Any, note: str = "") -> str:
+    """`lora.r: expected an integer, got 'eight'`."""
+    return f"{key}: expected {_hint_text(hint)}{note}, got {value!r}"
 
 
 def _data(raw: Any) -> DataSpec:
@@ -242,6 +289,8 @@ def _data(raw: Any) -> DataSpec:
     for key in ("hard", "pairs"):
         raw[key] = _build(GenerateSpec, raw.get(key), f"data.{key}")
     if "hint_levels" in raw:
+        if not isinstance(raw["hint_levels"], list | tuple):
+            raise RecipeError(_wrong_type("data.hint_levels", list, raw["hint_levels"]))
         raw["hint_levels"] = tuple(raw["hint_levels"])
     spec = _build(DataSpec, raw, "data")
     if spec.source not in DATA_SOURCES:
@@ -262,21 +311,17 @@ def _rewards(raw: Any) -> tuple[RewardSpec, ...]:
         name, weight = item.pop("name"), item.pop("weight", 1.0)
         if name not in REWARDS:
             raise RecipeError(f"rewards.{i}: unknown reward {name!r}; known: {sorted(REWARDS)}")
-        if isinstance(weight, bool) or not isinstance(weight, int | float):
-            raise RecipeError(f"rewards.{i}.weight: expected a number, got {weight!r}")
+        if not _fits(weight, float):
+            raise RecipeError(_wrong_type(f"rewards.{i}.weight", float, weight))
         params = inspect.signature(REWARDS[name]).parameters
         known = {p for p in params if p not in _REWARD_COLUMNS}
         for key, value in item.items():
             if key not in known:
-                raise RecipeError(
-                    f"rewards.{i}.{key}: not a parameter of the {name} reward; "
-                    f"known: {sorted(known) or 'none'}"
-                )
+                note = f": not a parameter of the {name} reward"
+                raise RecipeError(_unknown_key(key, known, prefix=f"rewards.{i}.", note=note))
             default = params[key].default
             if default is not inspect.Parameter.empty and not _fits(value, type(default)):
-                raise RecipeError(
-                    f"rewards.{i}.{key}: expected {type(default).__name__}, got {value!r}"
-                )
+                raise RecipeError(_wrong_type(f"rewards.{i}.{key}", type(default), value))
         specs.append(RewardSpec(name, float(weight), item))
     labels = [s.label for s in specs]
     if len(set(labels)) != len(labels):
@@ -330,18 +375,70 @@ def check_args(trainer: str, args: dict[str, Any]) -> None:
     except Exception:  # an annotation this Python cannot evaluate: check names only
         hints = {}
     for key, value in args.items():
+        if key in _MOVED_ARGS:
+            note = f": not a {cls.__name__} field; {_MOVED_ARGS[key]}"
+            raise RecipeError(f"unknown key 'args.{key}'{note}")
         if key not in names:
-            moved = f"; {_MOVED_ARGS[key]}" if key in _MOVED_ARGS else ""
-            raise RecipeError(f"args.{key}: not a {cls.__name__} field{moved}")
+            note = f": not a {cls.__name__} field"
+            raise RecipeError(_unknown_key(key, names, prefix="args.", note=note))
         if key in hints and not _fits(value, hints[key]):
-            raise RecipeError(
-                f"args.{key}: {value!r} is not a valid {cls.__name__}.{key} "
-                f"(expected {_hint_text(hints[key])})"
-            )
+            note = f" ({cls.__name__}.{key})"
+            raise RecipeError(_wrong_type(f"args.{key}", hints[key], value, note))
+
+
+_TYPE_NAMES = {
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    tuple: "a list",
+    dict: "a mapping",
+    type(None): "null",
+}
 
 
 def _hint_text(hint: Any) -> str:
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+    """A type hint in words: `int | None` -> `an integer or null`."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        words = [_hint_text(h) for h in typing.get_args(hint)]
+        if "a number" in words:  # int | float
+            words = [w for w in words if w != "an integer"]
+        return " or ".join(dict.fromkeys(words))
+    if origin is typing.Literal:
+        return "one of " + ", ".join(map(repr, typing.get_args(hint)))
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return "one of " + ", ".join(repr(m.value) for m in hint)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return "a mapping"
+    named = _TYPE_NAMES.get(origin or hint)
+    return named or getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+# The types of the top-level keys that `build_recipe` does not check on its own.
+_TOP_TYPES: dict[str, Any] = {
+    "model": str | None,  # None: "the recipe needs `model`"
+    "system_prompt": str | None,
+    "rewards": list | None,
+    "lora": dict | bool | None,
+    "qlora": bool,
+    "eval": dict | None,
+    "args": dict | None,
+}
+
+
+def _unknown_top_key(key: str, trainer: str) -> str:
+    """An unknown top-level key: a TRL field belongs under `args`; else the closest recipe key
+    (or TRL field)."""
+    cls = config_class(trainer)
+    names = {f.name for f in dataclasses.fields(cls)} if cls is not None else set()
+    if key in names:
+        return f"unknown key {key!r}: a {cls.__name__} field goes under args (args.{key})"
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.7)
+    if close and not difflib.get_close_matches(key, _TOP_KEYS, n=1, cutoff=0.7):
+        return f"unknown key {key!r} (did you mean 'args.{close[0]}'?)"
+    return _unknown_key(key, _TOP_KEYS)
 
 
 def build_recipe(raw: dict[str, Any], trainer: str) -> Recipe:
@@ -353,7 +450,10 @@ def build_recipe(raw: dict[str, Any], trainer: str) -> Recipe:
         raise RecipeError(f"this recipe is for `train {raw['trainer']}`, not `train {trainer}`")
     unknown = sorted(set(raw) - _TOP_KEYS)
     if unknown:
-        raise RecipeError(f"unknown recipe keys {unknown}; known: {sorted(_TOP_KEYS)}")
+        raise RecipeError(_unknown_top_key(unknown[0], trainer))
+    for key, hint in _TOP_TYPES.items():
+        if key in raw and not _fits(raw[key], hint):
+            raise RecipeError(_wrong_type(key, hint, raw[key]))
     for key in ("model", "data"):
         if raw.get(key) is None:
             raise RecipeError(f"the recipe needs `{key}`")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -36,7 +37,8 @@ from .export import (
     wait_for_everyone,
     write_training_record,
 )
-from .recipes import Recipe, config_class
+from .progress import quiet_libraries, show_progress
+from .recipes import Recipe, RecipeError, config_class
 from .rewards import build_reward
 
 LOG_FILE = "log.jsonl"
@@ -154,14 +156,14 @@ def check_device(recipe: Recipe) -> None:
         return
     where = recipe.source or "recipe"
     if not has_gpu():
-        raise ValueError(
+        raise RecipeError(
             f"{where}: qlora: true loads the base in 4-bit NF4, which needs a CUDA GPU and "
             "bitsandbytes; on a CPU pass qlora=false (the same LoRA adapter on float32 weights)"
         )
     import importlib.util
 
     if importlib.util.find_spec("bitsandbytes") is None:
-        raise ValueError(
+        raise RecipeError(
             f"{where}: qlora: true needs bitsandbytes: pip install 'spark-math[qlora]'"
         )
 
@@ -185,10 +187,13 @@ def trl_config(recipe: Recipe):
     if recipe.trainer == "grpo":
         args["reward_weights"] = [r.weight for r in recipe.rewards]
     try:
-        return cls(**args)
+        with warnings.catch_warnings():  # TRL's configs set it under the name transformers 5
+            # deprecates, whatever the recipe says: nothing a user can act on
+            warnings.filterwarnings("ignore", "`gradient_checkpointing` is deprecated")
+            return cls(**args)
     except (TypeError, ValueError) as exc:
         message = " ".join(str(exc).split())
-        raise ValueError(f"{recipe.source or 'recipe'}: args: {cls.__name__}: {message}") from None
+        raise RecipeError(f"{recipe.source or 'recipe'}: args: {cls.__name__}: {message}") from None
 
 
 def peft_config(recipe: Recipe):
@@ -298,11 +303,13 @@ def train(
     resume: bool = True,
     force: bool = False,
     echo: Callable[[str], None] = print,
+    label: str | None = None,
 ) -> Path:
     """Train and return the final model folder. A finished run is left as it is ("already
     finished"); an unfinished one resumes from its last complete checkpoint ("resuming from
     step N"). `force` trains from step 0, deleting the run's checkpoints and final model first;
-    `resume=False` starts from step 0 without deleting anything."""
+    `resume=False` starts from step 0 without deleting anything. Progress shows under `label`
+    (default: the trainer's name) as a bar on a terminal, else as plain lines through `echo`."""
     out = recipe.output_dir
     final = out / FINAL_DIR
     main = is_main_process()  # under a multi-GPU launch, the files and messages are rank 0's
@@ -330,9 +337,14 @@ def train(
     if main:
         text = json.dumps(asdict(recipe), indent=2, default=str) + "\n"
         (out / "recipe.json").write_text(text)
-    trainer = build_trainer(recipe)
-    trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.save_model(str(final))
+    with quiet_libraries():
+        trainer = build_trainer(recipe)
+        progress = show_progress(trainer, label or recipe.trainer.upper(), recipe.trainer, echo)
+        try:
+            trainer.train(resume_from_checkpoint=checkpoint)
+        finally:
+            progress.close()
+        trainer.save_model(str(final))
     if trainer.is_world_process_zero():  # written last: its presence means finished
         write_training_record(
             final,
