@@ -448,3 +448,44 @@ def test_missing_extra_names_the_install() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "pip install 'spark-math[gemini]'" in out.stdout
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["online", "batch"])
+def test_no_file_or_stream_of_a_cli_run_holds_the_key(
+    fake: FakeGemini, tmp_path: Path, batch: bool
+) -> None:
+    """The real `lm_eval` command at DEBUG verbosity with samples logged, a retried 500, and then
+    a server that echoes the key in a 403: the key is in no file either run writes (results,
+    samples, cache, batch state) and in neither stream."""
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "tiny_gemini.yaml").write_text(TASK_YAML)
+    (tasks / "tiny_data.py").write_text(TASK_DATA)
+    runs = tmp_path / "runs"
+    args = f"model=gemini-test,base_url={fake.url},api_version=v1beta,retry_delay=0.01"
+    args += ",on_failure=exclude" + (",batch=true,batch_poll_s=0.05" if batch else "")
+    env = {**os.environ, "GEMINI_API_KEY": KEY, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+    def lm_eval(cache: str) -> subprocess.CompletedProcess[str]:
+        command = [str(Path(sys.executable).with_name("lm_eval")), "--model", "gemini"]
+        command += ["--model_args", f"{args},cache={runs / cache}", "--tasks", "tiny_gemini"]
+        command += ["--include_path", str(tasks), "--apply_chat_template", "--log_samples"]
+        command += ["--output_path", str(runs / "out"), "--verbosity", "DEBUG"]
+        return subprocess.run(
+            command, capture_output=True, text=True, env=env, timeout=300, cwd=runs
+        )
+
+    runs.mkdir()
+    fake.push("500", 1)
+    ok = lm_eval("cache")
+    assert ok.returncode == 0, ok.stderr[-3000:]
+    fake.push("leak", 1)
+    refused = lm_eval("cache-2")
+    assert refused.returncode == 2 and "[REDACTED]" in refused.stderr
+
+    written = [p for p in runs.rglob("*") if p.is_file()]
+    names = {p.name.split("_")[0] for p in written}
+    assert {"results", "samples", "gemini-test.jsonl"} <= names
+    assert [str(p) for p in written if KEY.encode() in p.read_bytes()] == []
+    assert all(KEY not in run.stdout + run.stderr for run in (ok, refused))
+    assert fake.requests and all(r["headers"]["x-goog-api-key"] == KEY for r in fake.requests)
