@@ -10,10 +10,15 @@ needs skips, and all such skips share one line of the `-ra` summary (`SKIPPED [N
 import importlib.util
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from fake_gemini import FakeGemini
 
 HUB = os.environ.get("HF_HUB_OFFLINE", "1").strip().upper() not in {"1", "ON", "YES", "TRUE"}
 if not HUB:
@@ -94,3 +99,14 @@ def load_benchmark(name: str) -> ModuleType:
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def fake() -> Iterator["FakeGemini"]:
+    """The fake Gemini server of tests/fake_gemini.py on 127.0.0.1, shut down after the test."""
+    from fake_gemini import FakeGemini
+
+    server = FakeGemini().start()
+    yield server
+    server.shutdown()
+    server.server_close()

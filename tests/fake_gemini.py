@@ -61,6 +61,16 @@ STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND"}
 STATUS |= {429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
 
 
+def use_fake_key(monkeypatch: Any, key: str, cache_root: Path) -> None:
+    """Only `key` as the API key (no Vertex AI, no base-URL override from the environment) and
+    the response caches under `cache_root` (a pytest `monkeypatch` undoes it)."""
+    for var in ("GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_ENTERPRISE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("GOOGLE_GEMINI_BASE_URL", raising=False)
+    monkeypatch.setenv("GEMINI_API_KEY", key)
+    monkeypatch.setenv("SPARK_MATH_CACHE_DIR", str(cache_root))
+
+
 def prompt_text(body: dict[str, Any]) -> str:
     """All text parts of the request's contents, joined by newlines."""
     return "\n".join(

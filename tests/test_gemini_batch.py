@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,7 +20,7 @@ import pytest
 pytest.importorskip("google.genai")
 pytest.importorskip("tenacity")
 
-from fake_gemini import FakeGemini, gold_answers, prompt_text
+from fake_gemini import FakeGemini, gold_answers, prompt_text, use_fake_key
 from lm_eval.api.instance import Instance
 
 from spark_math.models._gemini_request import build_request
@@ -34,19 +34,7 @@ T = TypeVar("T")
 
 @pytest.fixture(autouse=True)
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for var in ("GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_ENTERPRISE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.delenv("GOOGLE_GEMINI_BASE_URL", raising=False)
-    monkeypatch.setenv("GEMINI_API_KEY", KEY)
-    monkeypatch.setenv("SPARK_MATH_CACHE_DIR", str(tmp_path / "cache-root"))
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGemini]:
-    server = FakeGemini().start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    use_fake_key(monkeypatch, KEY, tmp_path / "cache-root")
 
 
 def make_lm(fake: FakeGemini, cache: Path | str, **kwargs: Any) -> GeminiLM:

@@ -60,7 +60,7 @@ logger = logging.getLogger(__name__)
 
 KEY_VARS = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
 RETRY_CODES = frozenset({408, 429, 500, 502, 503, 504})
-FATAL_CODES = frozenset({401, 403, 404})  # bad key, no access, unknown model: every call fails
+REFUSED_CODES = frozenset({401, 403})  # bad key, no access: every call fails
 ON_FAILURE = ("error", "exclude")
 MAX_WAIT_S = 120.0
 _LM_EVAL_KWARGS = frozenset({"batch_size", "max_batch_size", "device"})
@@ -181,8 +181,19 @@ def _refusal(err: errors.APIError, model: str) -> str:
     return f"gemini: the API refused the request ({_describe(err)}): {fix}."
 
 
+def _is_refusal(err: errors.APIError) -> bool:
+    """A bad key or no access: no request of the run can succeed, online or in a batch."""
+    return err.code in REFUSED_CODES or "API_KEY_INVALID" in str(err.details)
+
+
 def _is_fatal(err: errors.APIError) -> bool:
-    return err.code in FATAL_CODES or "API_KEY_INVALID" in str(err.details)
+    """A refusal, or an unknown model (404): stop the run."""
+    return err.code == 404 or _is_refusal(err)
+
+
+def _is_connection_error(err: Exception) -> bool:
+    """A dropped or refused connection, from the socket or the HTTP library."""
+    return isinstance(err, OSError) or type(err).__module__.split(".")[0] in _TRANSPORT_MODULES
 
 
 def _session() -> aiohttp.ClientSession:
@@ -541,7 +552,7 @@ class _Run:
         except ValueError as err:  # a 200 whose body is not a valid response
             raise _Retry(redact(f"malformed response: {type(err).__name__}: {err}")) from None
         except Exception as err:
-            if type(err).__module__.split(".")[0] in _TRANSPORT_MODULES or isinstance(err, OSError):
+            if _is_connection_error(err):
                 raise _Retry(redact(f"connection error: {type(err).__name__}: {err}")) from None
             raise
         if entry["status"] == "empty":  # an empty body or no text: ask again

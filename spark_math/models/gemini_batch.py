@@ -37,12 +37,13 @@ from spark_math.errors import redact
 from spark_math.models._cache import ResponseCache
 from spark_math.models._gemini_request import GeminiRequest, parse_response
 from spark_math.models.gemini import (
-    _TRANSPORT_MODULES,
     MAX_WAIT_S,
     RETRY_CODES,
     GeminiError,
     GeminiLM,
     _describe,
+    _is_connection_error,
+    _is_refusal,
     _refusal,
 )
 
@@ -117,14 +118,7 @@ def _transient(err: Exception) -> bool:
     """A failure worth another try: 408/429/5xx, a timeout or a dropped connection."""
     if isinstance(err, errors.APIError):
         return err.code in RETRY_CODES
-    if isinstance(err, TimeoutError | asyncio.TimeoutError | OSError):
-        return True
-    return type(err).__module__.split(".")[0] in _TRANSPORT_MODULES
-
-
-def _is_refusal(err: errors.APIError) -> bool:
-    """A bad key or no access: fatal, online as in batch."""
-    return err.code in {401, 403} or "API_KEY_INVALID" in str(err.details)
+    return isinstance(err, TimeoutError | asyncio.TimeoutError) or _is_connection_error(err)
 
 
 def _pair(keys: list[str], answers: list[types.InlinedResponse]) -> list[tuple[str, Any]]:
