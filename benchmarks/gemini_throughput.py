@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from lm_eval.api.instance import Instance
@@ -36,6 +37,15 @@ def serve(latency: float, ports: multiprocessing.Queue) -> None:
     server.serve_forever(0.05)
 
 
+def timed(answer: Callable[[], list[str]], n: int) -> tuple[float, float]:
+    """Wall and CPU seconds of `answer()`, which must answer the `n` benchmark requests right."""
+    start, cpu = time.perf_counter(), time.process_time()
+    answers = answer()
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    assert answers == [f"The answer is \\boxed{{{i}}}." for i in range(n)], "wrong answers"
+    return seconds, cpu
+
+
 def measure(url: str, concurrency: int, n: int) -> tuple[float, float]:
     """Wall and CPU seconds of one generate_until call of `n` distinct greedy requests."""
     lm = GeminiLM(model="gemini-bench", base_url=url, api_version="v1beta", cache="none")
@@ -44,11 +54,7 @@ def measure(url: str, concurrency: int, n: int) -> tuple[float, float]:
         Instance("generate_until", {}, (f"q{i} <<{i}>>", {"until": ["Q:"], "do_sample": False}), i)
         for i in range(n)
     ]
-    start, cpu = time.perf_counter(), time.process_time()
-    answers = lm.generate_until(requests, disable_tqdm=True)
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    assert answers == [f"The answer is \\boxed{{{i}}}." for i in range(n)], "wrong answers"
-    return seconds, cpu
+    return timed(lambda: lm.generate_until(requests, disable_tqdm=True), n)
 
 
 async def _plain(url: str, concurrency: int, n: int) -> list[str]:
@@ -75,11 +81,7 @@ async def _plain(url: str, concurrency: int, n: int) -> list[str]:
 
 def measure_plain(url: str, concurrency: int, n: int) -> tuple[float, float]:
     """Wall and CPU seconds of `_plain` for `n` requests."""
-    start, cpu = time.perf_counter(), time.process_time()
-    answers = asyncio.run(_plain(url, concurrency, n))
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    assert answers == [f"The answer is \\boxed{{{i}}}." for i in range(n)], "wrong answers"
-    return seconds, cpu
+    return timed(lambda: asyncio.run(_plain(url, concurrency, n)), n)
 
 
 def main() -> None:
